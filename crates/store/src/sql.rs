@@ -1,0 +1,878 @@
+//! The SQL implementation of [`Store`], shared by SQLite and PostgreSQL through sqlx's
+//! `Any` driver with runtime queries. Backend differences live in [`Dialect`] and in the
+//! per-backend migrations.
+
+use std::str::FromStr;
+use std::sync::Once;
+
+use async_trait::async_trait;
+use sqlx::any::{AnyConnectOptions, AnyPoolOptions, AnyRow};
+use sqlx::{AnyConnection, AnyPool, ConnectOptions, Executor, Row};
+use tokio::sync::Mutex;
+use zorgkluis_audit::{checkpoint_message, AuditEvent, ChainHead, ChainedEvent, Checkpoint};
+use zorgkluis_crypto::{AuditSigner, WrappedKey};
+
+use crate::dialect::{migrations, Dialect};
+use crate::rows::*;
+use crate::{JobError, Store, StoreError};
+
+/// Events after which a checkpoint is signed at the latest.
+const CHECKPOINT_EVERY_EVENTS: i64 = 1000;
+/// Seconds after which a checkpoint is signed when anything was chained.
+const CHECKPOINT_EVERY_SECONDS: i64 = 5;
+
+const SQLITE_PRAGMAS: &str = "PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL; \
+     PRAGMA busy_timeout = 15000; PRAGMA secure_delete = ON; PRAGMA foreign_keys = ON; \
+     PRAGMA cache_size = -32000;";
+
+/// The vault's SQL store.
+pub struct SqlStore {
+    dialect: Dialect,
+    pool: AnyPool,
+    writer: Mutex<AnyConnection>,
+}
+
+impl std::fmt::Debug for SqlStore {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "SqlStore({})", self.dialect.name())
+    }
+}
+
+static DRIVERS: Once = Once::new();
+
+const VERSION_COLUMNS: &str = "v.resource_type, v.id, v.version, v.patient_id, v.key_id, \
+     v.last_updated, v.deleted, v.body, k.key_id, k.patient_id, k.master_key_id, k.wrapped, k.shredded_at";
+
+fn db(e: sqlx::Error) -> JobError {
+    JobError::Database(e.to_string())
+}
+
+fn read_row(row: &AnyRow) -> Result<ReadRow, sqlx::Error> {
+    let key_id: Option<String> = row.try_get(8)?;
+    let key = match key_id {
+        Some(key_id) => Some(KeyRow {
+            key_id,
+            patient_id: row.try_get(9)?,
+            wrapped: wrapped(row.try_get(10)?, row.try_get(11)?),
+            shredded_at: row.try_get(12)?,
+        }),
+        None => None,
+    };
+    Ok(ReadRow {
+        version: VersionRow {
+            resource_type: row.try_get(0)?,
+            id: row.try_get(1)?,
+            version: row.try_get(2)?,
+            patient_id: row.try_get(3)?,
+            key_id: row.try_get(4)?,
+            last_updated: row.try_get(5)?,
+            deleted: row.try_get::<i64, _>(6)? != 0,
+            body: row.try_get(7)?,
+        },
+        key,
+    })
+}
+
+fn wrapped(master: Option<String>, bytes: Option<Vec<u8>>) -> Option<WrappedKey> {
+    match (master, bytes) {
+        (Some(master_key_id), Some(bytes)) => Some(WrappedKey {
+            master_key_id,
+            bytes,
+        }),
+        _ => None,
+    }
+}
+
+fn hash32(v: Vec<u8>) -> Result<[u8; 32], StoreError> {
+    v.try_into()
+        .map_err(|_| StoreError::Corrupt("audit hash is not 32 bytes".into()))
+}
+
+fn chained_row(row: &AnyRow) -> Result<ChainedEvent, StoreError> {
+    Ok(ChainedEvent {
+        seq: row.try_get(0)?,
+        event_id: row.try_get(1)?,
+        occurred_at: row.try_get(2)?,
+        patient_id: row.try_get(3)?,
+        user_id: row.try_get(4)?,
+        code: row.try_get(5)?,
+        outcome: row.try_get(6)?,
+        payload: row.try_get(7)?,
+        prev_hash: hash32(row.try_get(8)?)?,
+        hash: hash32(row.try_get(9)?)?,
+    })
+}
+
+const AUDIT_COLUMNS: &str =
+    "seq, event_id, occurred_at, patient_id, user_id, code, outcome, payload, prev_hash, hash";
+
+/// `($1, …, $n), ($n+1, …)`: placeholders for `rows` rows of `cols` columns.
+fn values_clause(rows: usize, cols: usize) -> String {
+    let mut s = String::with_capacity(rows * cols * 5);
+    for r in 0..rows {
+        if r > 0 {
+            s.push_str(", ");
+        }
+        s.push('(');
+        for c in 0..cols {
+            if c > 0 {
+                s.push_str(", ");
+            }
+            s.push('$');
+            s.push_str(&(r * cols + c + 1).to_string());
+        }
+        s.push(')');
+    }
+    s
+}
+
+/// Splits `n` rows into chunks of fixed sizes, so that few distinct statements are
+/// prepared (and cached) whatever the batch size.
+fn chunk_sizes(mut n: usize) -> Vec<usize> {
+    let mut out = Vec::new();
+    for size in [64, 16, 4, 1] {
+        while n >= size {
+            out.push(size);
+            n -= size;
+        }
+    }
+    out
+}
+
+fn seconds_between(earlier: &str, later: &str) -> i64 {
+    use time::format_description::well_known::Rfc3339;
+    match (
+        time::OffsetDateTime::parse(earlier, &Rfc3339),
+        time::OffsetDateTime::parse(later, &Rfc3339),
+    ) {
+        (Ok(a), Ok(b)) => (b - a).whole_seconds(),
+        _ => i64::MAX,
+    }
+}
+
+impl SqlStore {
+    /// Connects to `url`, prepares SQLite (WAL) and runs migrations.
+    pub async fn connect(url: &str) -> Result<Self, StoreError> {
+        DRIVERS.call_once(sqlx::any::install_default_drivers);
+        let dialect = Dialect::from_url(url).ok_or(StoreError::Url)?;
+        let options = AnyConnectOptions::from_str(url)
+            .map_err(|_| StoreError::Url)?
+            .disable_statement_logging();
+        let mut writer = options.connect().await?;
+        if dialect == Dialect::Sqlite {
+            writer.execute(SQLITE_PRAGMAS).await?;
+        }
+        migrate(&mut writer, dialect).await?;
+        let pool = AnyPoolOptions::new()
+            .max_connections(match dialect {
+                Dialect::Sqlite => 4,
+                Dialect::Postgres => 8,
+            })
+            .min_connections(1)
+            .after_connect(move |conn, _| {
+                Box::pin(async move {
+                    if dialect == Dialect::Sqlite {
+                        conn.execute(SQLITE_PRAGMAS).await?;
+                    }
+                    Ok(())
+                })
+            })
+            .connect_with(options)
+            .await?;
+        Ok(Self {
+            dialect,
+            pool,
+            writer: Mutex::new(writer),
+        })
+    }
+
+    async fn apply(&self, conn: &mut AnyConnection, op: &WriteOp, now: &str) -> Result<(), JobError> {
+        match op {
+            WriteOp::EnsureKey {
+                key_id,
+                patient_id,
+                wrapped,
+            } => {
+                sqlx::query(
+                    "INSERT INTO data_keys (key_id, patient_id, master_key_id, wrapped, created_at) \
+                     VALUES ($1, $2, $3, $4, $5) ON CONFLICT (key_id) DO NOTHING",
+                )
+                .bind(key_id)
+                .bind(patient_id)
+                .bind(&wrapped.master_key_id)
+                .bind(&wrapped.bytes)
+                .bind(now)
+                .execute(&mut *conn)
+                .await
+                .map_err(db)?;
+                // Another writer may have created the key first: bodies sealed with ours
+                // would be unreadable, so the job must be redone with the stored key.
+                let stored: Option<Vec<u8>> =
+                    sqlx::query_scalar("SELECT wrapped FROM data_keys WHERE key_id = $1")
+                        .bind(key_id)
+                        .fetch_optional(&mut *conn)
+                        .await
+                        .map_err(db)?
+                        .flatten();
+                if stored.as_deref() != Some(wrapped.bytes.as_slice()) {
+                    return Err(JobError::KeyRace(key_id.clone()));
+                }
+                Ok(())
+            }
+            WriteOp::PutVersion {
+                row,
+                expected_current,
+                index,
+            } => self.put_version(conn, row, *expected_current, index).await,
+            WriteOp::ShredKey { key_id, patient_id } => {
+                sqlx::query(
+                    "UPDATE data_keys SET wrapped = NULL, master_key_id = NULL, shredded_at = $2 \
+                     WHERE key_id = $1",
+                )
+                .bind(key_id)
+                .bind(now)
+                .execute(&mut *conn)
+                .await
+                .map_err(db)?;
+                for table in ["idx_token", "idx_date", "idx_ref", "idx_blind"] {
+                    sqlx::query(&format!("DELETE FROM {table} WHERE patient_id = $1"))
+                        .bind(patient_id)
+                        .execute(&mut *conn)
+                        .await
+                        .map_err(db)?;
+                }
+                Ok(())
+            }
+            WriteOp::Rewrap { keys } => {
+                for (key_id, w) in keys {
+                    sqlx::query(
+                        "UPDATE data_keys SET wrapped = $2, master_key_id = $3 \
+                         WHERE key_id = $1 AND wrapped IS NOT NULL",
+                    )
+                    .bind(key_id)
+                    .bind(&w.bytes)
+                    .bind(&w.master_key_id)
+                    .execute(&mut *conn)
+                    .await
+                    .map_err(db)?;
+                }
+                Ok(())
+            }
+            WriteOp::SetMeta { name, value } => {
+                sqlx::query(
+                    "INSERT INTO meta (name, value) VALUES ($1, $2) \
+                     ON CONFLICT (name) DO UPDATE SET value = excluded.value",
+                )
+                .bind(name)
+                .bind(value)
+                .execute(&mut *conn)
+                .await
+                .map_err(db)?;
+                Ok(())
+            }
+        }
+    }
+
+    async fn put_version(
+        &self,
+        conn: &mut AnyConnection,
+        row: &VersionRow,
+        expected: Option<i64>,
+        index: &IndexRows,
+    ) -> Result<(), JobError> {
+        let found: Option<i64> =
+            sqlx::query_scalar("SELECT version FROM resources WHERE resource_type = $1 AND id = $2")
+                .bind(&row.resource_type)
+                .bind(&row.id)
+                .fetch_optional(&mut *conn)
+                .await
+                .map_err(db)?;
+        if found != expected || row.version != expected.unwrap_or(0) + 1 {
+            return Err(JobError::Conflict {
+                resource: format!("{}/{}", row.resource_type, row.id),
+                expected,
+                found,
+            });
+        }
+        let key_live: Option<i64> = sqlx::query_scalar(
+            "SELECT CASE WHEN wrapped IS NULL THEN 0 ELSE 1 END FROM data_keys WHERE key_id = $1",
+        )
+        .bind(&row.key_id)
+        .fetch_optional(&mut *conn)
+        .await
+        .map_err(db)?;
+        if key_live != Some(1) {
+            return Err(JobError::KeyUnavailable(row.key_id.clone()));
+        }
+        sqlx::query(
+            "INSERT INTO resource_versions \
+             (resource_type, id, version, patient_id, key_id, last_updated, deleted, body) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
+        )
+        .bind(&row.resource_type)
+        .bind(&row.id)
+        .bind(row.version)
+        .bind(&row.patient_id)
+        .bind(&row.key_id)
+        .bind(&row.last_updated)
+        .bind(i64::from(row.deleted))
+        .bind(&row.body)
+        .execute(&mut *conn)
+        .await
+        .map_err(db)?;
+        sqlx::query(
+            "INSERT INTO resources (resource_type, id, version, patient_id, deleted, last_updated) \
+             VALUES ($1, $2, $3, $4, $5, $6) \
+             ON CONFLICT (resource_type, id) DO UPDATE SET version = excluded.version, \
+             patient_id = excluded.patient_id, deleted = excluded.deleted, \
+             last_updated = excluded.last_updated",
+        )
+        .bind(&row.resource_type)
+        .bind(&row.id)
+        .bind(row.version)
+        .bind(&row.patient_id)
+        .bind(i64::from(row.deleted))
+        .bind(&row.last_updated)
+        .execute(&mut *conn)
+        .await
+        .map_err(db)?;
+        if expected.is_some() {
+            for table in ["idx_token", "idx_date", "idx_ref", "idx_blind"] {
+                sqlx::query(&format!(
+                    "DELETE FROM {table} WHERE resource_type = $1 AND id = $2"
+                ))
+                .bind(&row.resource_type)
+                .bind(&row.id)
+                .execute(&mut *conn)
+                .await
+                .map_err(db)?;
+            }
+        }
+        self.insert_index(conn, row, index).await
+    }
+
+    async fn insert_index(
+        &self,
+        conn: &mut AnyConnection,
+        row: &VersionRow,
+        index: &IndexRows,
+    ) -> Result<(), JobError> {
+        let head = "resource_type, id, patient_id, param";
+        let mut offset = 0;
+        for size in chunk_sizes(index.tokens.len()) {
+            let sql = format!(
+                "INSERT INTO idx_token ({head}, system, code) VALUES {}",
+                values_clause(size, 6)
+            );
+            let mut q = sqlx::query(&sql);
+            for (param, system, code) in &index.tokens[offset..offset + size] {
+                q = q
+                    .bind(&row.resource_type)
+                    .bind(&row.id)
+                    .bind(&row.patient_id)
+                    .bind(param)
+                    .bind(system)
+                    .bind(code);
+            }
+            q.execute(&mut *conn).await.map_err(db)?;
+            offset += size;
+        }
+        offset = 0;
+        for size in chunk_sizes(index.dates.len()) {
+            let sql = format!(
+                "INSERT INTO idx_date ({head}, start_s, end_s) VALUES {}",
+                values_clause(size, 6)
+            );
+            let mut q = sqlx::query(&sql);
+            for (param, start, end) in &index.dates[offset..offset + size] {
+                q = q
+                    .bind(&row.resource_type)
+                    .bind(&row.id)
+                    .bind(&row.patient_id)
+                    .bind(param)
+                    .bind(*start)
+                    .bind(*end);
+            }
+            q.execute(&mut *conn).await.map_err(db)?;
+            offset += size;
+        }
+        offset = 0;
+        for size in chunk_sizes(index.refs.len()) {
+            let sql = format!(
+                "INSERT INTO idx_ref ({head}, target_type, target_id) VALUES {}",
+                values_clause(size, 6)
+            );
+            let mut q = sqlx::query(&sql);
+            for (param, tt, tid) in &index.refs[offset..offset + size] {
+                q = q
+                    .bind(&row.resource_type)
+                    .bind(&row.id)
+                    .bind(&row.patient_id)
+                    .bind(param)
+                    .bind(tt)
+                    .bind(tid);
+            }
+            q.execute(&mut *conn).await.map_err(db)?;
+            offset += size;
+        }
+        offset = 0;
+        for size in chunk_sizes(index.blind.len()) {
+            let sql = format!(
+                "INSERT INTO idx_blind ({head}, hash) VALUES {}",
+                values_clause(size, 5)
+            );
+            let mut q = sqlx::query(&sql);
+            for (param, hash) in &index.blind[offset..offset + size] {
+                q = q
+                    .bind(&row.resource_type)
+                    .bind(&row.id)
+                    .bind(&row.patient_id)
+                    .bind(param)
+                    .bind(hash);
+            }
+            q.execute(&mut *conn).await.map_err(db)?;
+            offset += size;
+        }
+        Ok(())
+    }
+
+    async fn insert_events(&self, conn: &mut AnyConnection, events: &[ChainedEvent]) -> Result<(), StoreError> {
+        let mut offset = 0;
+        for size in chunk_sizes(events.len()) {
+            let sql = format!(
+                "INSERT INTO audit_events ({AUDIT_COLUMNS}) VALUES {}",
+                values_clause(size, 10)
+            );
+            let mut q = sqlx::query(&sql);
+            for e in &events[offset..offset + size] {
+                q = q
+                    .bind(e.seq)
+                    .bind(&e.event_id)
+                    .bind(&e.occurred_at)
+                    .bind(&e.patient_id)
+                    .bind(&e.user_id)
+                    .bind(&e.code)
+                    .bind(&e.outcome)
+                    .bind(&e.payload)
+                    .bind(e.prev_hash.to_vec())
+                    .bind(e.hash.to_vec());
+            }
+            q.execute(&mut *conn).await?;
+            offset += size;
+        }
+        Ok(())
+    }
+
+    async fn commit_inner(
+        &self,
+        conn: &mut AnyConnection,
+        batch: Batch,
+        signer: &AuditSigner,
+        now: &str,
+    ) -> Result<Vec<Result<(), JobError>>, StoreError> {
+        let head_row = sqlx::query(self.dialect.lock_head()).fetch_one(&mut *conn).await?;
+        let mut head = ChainHead {
+            seq: head_row.try_get(0)?,
+            hash: hash32(head_row.try_get(1)?)?,
+        };
+        let start_seq = head.seq;
+        let mut chained = Vec::new();
+        let mut results = Vec::with_capacity(batch.jobs.len());
+        let mut key_change = false;
+        let chain = |head: &mut ChainHead, chained: &mut Vec<ChainedEvent>, events: &[AuditEvent]| {
+            for e in events {
+                chained.push(head.append(e));
+            }
+        };
+        for job in &batch.jobs {
+            conn.execute("SAVEPOINT job").await?;
+            let mut outcome = Ok(());
+            for op in &job.ops {
+                if let Err(e) = self.apply(conn, op, now).await {
+                    outcome = Err(e);
+                    break;
+                }
+            }
+            match outcome {
+                Ok(()) => {
+                    conn.execute("RELEASE SAVEPOINT job").await?;
+                    key_change |= job
+                        .ops
+                        .iter()
+                        .any(|op| matches!(op, WriteOp::ShredKey { .. } | WriteOp::Rewrap { .. }));
+                    chain(&mut head, &mut chained, &job.events);
+                    results.push(Ok(()));
+                }
+                Err(e) => {
+                    conn.execute("ROLLBACK TO SAVEPOINT job").await?;
+                    conn.execute("RELEASE SAVEPOINT job").await?;
+                    chain(&mut head, &mut chained, &job.failure_events);
+                    results.push(Err(e));
+                }
+            }
+        }
+        chain(&mut head, &mut chained, &batch.folded);
+        if head.seq == start_seq {
+            return Ok(results);
+        }
+        self.insert_events(conn, &chained).await?;
+        sqlx::query("UPDATE audit_head SET seq = $1, hash = $2 WHERE id = 1")
+            .bind(head.seq)
+            .bind(head.hash.to_vec())
+            .execute(&mut *conn)
+            .await?;
+        let last: Option<AnyRow> =
+            sqlx::query("SELECT seq, signed_at FROM audit_checkpoints ORDER BY seq DESC LIMIT 1")
+                .fetch_optional(&mut *conn)
+                .await?;
+        let due = match last {
+            None => true,
+            Some(r) => {
+                let seq: i64 = r.try_get(0)?;
+                let at: String = r.try_get(1)?;
+                key_change
+                    || head.seq - seq >= CHECKPOINT_EVERY_EVENTS
+                    || seconds_between(&at, now) >= CHECKPOINT_EVERY_SECONDS
+            }
+        };
+        if due {
+            sqlx::query(
+                "INSERT INTO audit_checkpoints (seq, hash, key_id, signature, signed_at) \
+                 VALUES ($1, $2, $3, $4, $5)",
+            )
+            .bind(head.seq)
+            .bind(head.hash.to_vec())
+            .bind(signer.id())
+            .bind(signer.sign(&checkpoint_message(head.seq, &head.hash)))
+            .bind(now)
+            .execute(&mut *conn)
+            .await?;
+        }
+        Ok(results)
+    }
+
+    async fn fetch_rows(&self, sql: &str, binds: &[&str]) -> Result<Vec<ReadRow>, StoreError> {
+        let mut q = sqlx::query(sql);
+        for b in binds {
+            q = q.bind(*b);
+        }
+        let rows = q.fetch_all(&self.pool).await?;
+        rows.iter()
+            .map(|r| read_row(r).map_err(StoreError::from))
+            .collect()
+    }
+}
+
+async fn migrate(conn: &mut AnyConnection, dialect: Dialect) -> Result<(), StoreError> {
+    if dialect == Dialect::Postgres {
+        // One migrating process at a time.
+        conn.execute("SELECT pg_advisory_lock(7513)").await?;
+    }
+    let result = run_migrations(conn, dialect).await;
+    if dialect == Dialect::Postgres {
+        conn.execute("SELECT pg_advisory_unlock(7513)").await?;
+    }
+    result
+}
+
+async fn run_migrations(conn: &mut AnyConnection, dialect: Dialect) -> Result<(), StoreError> {
+    conn.execute(
+        "CREATE TABLE IF NOT EXISTS schema_migrations (name TEXT PRIMARY KEY, applied_at TEXT NOT NULL)",
+    )
+    .await?;
+    for (name, sql) in migrations(dialect) {
+        let done: Option<String> =
+            sqlx::query_scalar("SELECT name FROM schema_migrations WHERE name = $1")
+                .bind(*name)
+                .fetch_optional(&mut *conn)
+                .await?;
+        if done.is_some() {
+            continue;
+        }
+        let fail = |e: sqlx::Error| StoreError::Migration((*name).into(), e.to_string());
+        conn.execute(dialect.begin()).await.map_err(fail)?;
+        let applied = async {
+            sqlx::raw_sql(sql).execute(&mut *conn).await?;
+            sqlx::query("INSERT INTO schema_migrations (name, applied_at) VALUES ($1, $2)")
+                .bind(*name)
+                .bind(zorgkluis_domain::clock::rfc3339(time::OffsetDateTime::now_utc()))
+                .execute(&mut *conn)
+                .await
+        }
+        .await;
+        match applied {
+            Ok(_) => {
+                conn.execute("COMMIT").await.map_err(fail)?;
+            }
+            Err(e) => {
+                let _ = conn.execute("ROLLBACK").await;
+                return Err(fail(e));
+            }
+        }
+    }
+    Ok(())
+}
+
+#[async_trait]
+impl Store for SqlStore {
+    fn dialect(&self) -> Dialect {
+        self.dialect
+    }
+
+    async fn commit(
+        &self,
+        batch: Batch,
+        signer: &AuditSigner,
+        now: &str,
+    ) -> Result<Vec<Result<(), JobError>>, StoreError> {
+        let mut conn = self.writer.lock().await;
+        conn.execute(self.dialect.begin()).await?;
+        match self.commit_inner(&mut conn, batch, signer, now).await {
+            Ok(results) => {
+                conn.execute("COMMIT").await?;
+                Ok(results)
+            }
+            Err(e) => {
+                let _ = conn.execute("ROLLBACK").await;
+                Err(e)
+            }
+        }
+    }
+
+    async fn read_current(&self, resource_type: &str, id: &str) -> Result<Option<ReadRow>, StoreError> {
+        let sql = format!(
+            "SELECT {VERSION_COLUMNS} FROM resources r \
+             JOIN resource_versions v ON v.resource_type = r.resource_type AND v.id = r.id AND v.version = r.version \
+             LEFT JOIN data_keys k ON k.key_id = v.key_id \
+             WHERE r.resource_type = $1 AND r.id = $2"
+        );
+        Ok(self.fetch_rows(&sql, &[resource_type, id]).await?.into_iter().next())
+    }
+
+    async fn read_version(
+        &self,
+        resource_type: &str,
+        id: &str,
+        version: i64,
+    ) -> Result<Option<ReadRow>, StoreError> {
+        let sql = format!(
+            "SELECT {VERSION_COLUMNS} FROM resource_versions v \
+             LEFT JOIN data_keys k ON k.key_id = v.key_id \
+             WHERE v.resource_type = $1 AND v.id = $2 AND v.version = $3"
+        );
+        let row = sqlx::query(&sql)
+            .bind(resource_type)
+            .bind(id)
+            .bind(version)
+            .fetch_optional(&self.pool)
+            .await?;
+        row.map(|r| read_row(&r)).transpose().map_err(StoreError::from)
+    }
+
+    async fn history(&self, resource_type: &str, id: &str) -> Result<Vec<ReadRow>, StoreError> {
+        let sql = format!(
+            "SELECT {VERSION_COLUMNS} FROM resource_versions v \
+             LEFT JOIN data_keys k ON k.key_id = v.key_id \
+             WHERE v.resource_type = $1 AND v.id = $2 ORDER BY v.version DESC"
+        );
+        self.fetch_rows(&sql, &[resource_type, id]).await
+    }
+
+    async fn compartment(&self, patient_id: &str) -> Result<Vec<ReadRow>, StoreError> {
+        let sql = format!(
+            "SELECT {VERSION_COLUMNS} FROM resources r \
+             JOIN resource_versions v ON v.resource_type = r.resource_type AND v.id = r.id AND v.version = r.version \
+             LEFT JOIN data_keys k ON k.key_id = v.key_id \
+             WHERE r.patient_id = $1 AND r.deleted = 0 ORDER BY r.resource_type, r.id"
+        );
+        self.fetch_rows(&sql, &[patient_id]).await
+    }
+
+    async fn current_version(&self, resource_type: &str, id: &str) -> Result<Option<CurrentRow>, StoreError> {
+        let row = sqlx::query(
+            "SELECT version, deleted, patient_id FROM resources WHERE resource_type = $1 AND id = $2",
+        )
+        .bind(resource_type)
+        .bind(id)
+        .fetch_optional(&self.pool)
+        .await?;
+        row.map(|r| {
+            Ok(CurrentRow {
+                version: r.try_get(0)?,
+                deleted: r.try_get::<i64, _>(1)? != 0,
+                patient_id: r.try_get(2)?,
+            })
+        })
+        .transpose()
+    }
+
+    async fn data_key(&self, key_id: &str) -> Result<Option<KeyRow>, StoreError> {
+        let row = sqlx::query(
+            "SELECT key_id, patient_id, master_key_id, wrapped, shredded_at FROM data_keys WHERE key_id = $1",
+        )
+        .bind(key_id)
+        .fetch_optional(&self.pool)
+        .await?;
+        row.map(|r| key_row(&r)).transpose()
+    }
+
+    async fn live_data_keys(&self) -> Result<Vec<KeyRow>, StoreError> {
+        let rows = sqlx::query(
+            "SELECT key_id, patient_id, master_key_id, wrapped, shredded_at FROM data_keys \
+             WHERE wrapped IS NOT NULL ORDER BY key_id",
+        )
+        .fetch_all(&self.pool)
+        .await?;
+        rows.iter().map(key_row).collect()
+    }
+
+    async fn find_blind(
+        &self,
+        param: &str,
+        hash: &[u8],
+        resource_type: Option<&str>,
+    ) -> Result<Vec<(String, String)>, StoreError> {
+        let rows = match resource_type {
+            Some(rt) => {
+                sqlx::query(
+                    "SELECT DISTINCT resource_type, id FROM idx_blind \
+                     WHERE param = $1 AND hash = $2 AND resource_type = $3 ORDER BY resource_type, id",
+                )
+                .bind(param)
+                .bind(hash.to_vec())
+                .bind(rt)
+                .fetch_all(&self.pool)
+                .await?
+            }
+            None => {
+                sqlx::query(
+                    "SELECT DISTINCT resource_type, id FROM idx_blind \
+                     WHERE param = $1 AND hash = $2 ORDER BY resource_type, id",
+                )
+                .bind(param)
+                .bind(hash.to_vec())
+                .fetch_all(&self.pool)
+                .await?
+            }
+        };
+        rows.iter()
+            .map(|r| Ok((r.try_get(0)?, r.try_get(1)?)))
+            .collect()
+    }
+
+    async fn resource_counts(&self) -> Result<Vec<(String, i64)>, StoreError> {
+        let rows = sqlx::query(
+            "SELECT resource_type, COUNT(*) FROM resources WHERE deleted = 0 \
+             GROUP BY resource_type ORDER BY resource_type",
+        )
+        .fetch_all(&self.pool)
+        .await?;
+        rows.iter()
+            .map(|r| Ok((r.try_get(0)?, r.try_get(1)?)))
+            .collect()
+    }
+
+    async fn meta(&self, name: &str) -> Result<Option<String>, StoreError> {
+        Ok(sqlx::query_scalar("SELECT value FROM meta WHERE name = $1")
+            .bind(name)
+            .fetch_optional(&self.pool)
+            .await?)
+    }
+
+    async fn audit_head(&self) -> Result<ChainHead, StoreError> {
+        let row = sqlx::query("SELECT seq, hash FROM audit_head WHERE id = 1")
+            .fetch_one(&self.pool)
+            .await?;
+        Ok(ChainHead {
+            seq: row.try_get(0)?,
+            hash: hash32(row.try_get(1)?)?,
+        })
+    }
+
+    async fn audit_events(&self, after: i64, limit: i64) -> Result<Vec<ChainedEvent>, StoreError> {
+        let rows = sqlx::query(&format!(
+            "SELECT {AUDIT_COLUMNS} FROM audit_events WHERE seq > $1 ORDER BY seq LIMIT $2"
+        ))
+        .bind(after)
+        .bind(limit)
+        .fetch_all(&self.pool)
+        .await?;
+        rows.iter().map(chained_row).collect()
+    }
+
+    async fn audit_checkpoints(&self) -> Result<Vec<Checkpoint>, StoreError> {
+        let rows = sqlx::query(
+            "SELECT seq, hash, key_id, signature, signed_at FROM audit_checkpoints ORDER BY seq",
+        )
+        .fetch_all(&self.pool)
+        .await?;
+        rows.iter()
+            .map(|r| {
+                Ok(Checkpoint {
+                    seq: r.try_get(0)?,
+                    hash: hash32(r.try_get(1)?)?,
+                    key_id: r.try_get(2)?,
+                    signature: r.try_get(3)?,
+                    signed_at: r.try_get(4)?,
+                })
+            })
+            .collect()
+    }
+
+    async fn existing_event_ids(&self, ids: &[String]) -> Result<Vec<String>, StoreError> {
+        let mut found = Vec::new();
+        for id in ids {
+            let hit: Option<String> =
+                sqlx::query_scalar("SELECT event_id FROM audit_events WHERE event_id = $1")
+                    .bind(id)
+                    .fetch_optional(&self.pool)
+                    .await?;
+            found.extend(hit);
+        }
+        Ok(found)
+    }
+
+    async fn audit_for_patient(&self, patient_id: &str, limit: i64) -> Result<Vec<ChainedEvent>, StoreError> {
+        let rows = sqlx::query(&format!(
+            "SELECT {AUDIT_COLUMNS} FROM audit_events WHERE patient_id = $1 \
+             ORDER BY occurred_at DESC, seq DESC LIMIT $2"
+        ))
+        .bind(patient_id)
+        .bind(limit)
+        .fetch_all(&self.pool)
+        .await?;
+        rows.iter().map(chained_row).collect()
+    }
+
+    async fn close(&self) {
+        self.pool.close().await;
+    }
+}
+
+fn key_row(r: &AnyRow) -> Result<KeyRow, StoreError> {
+    Ok(KeyRow {
+        key_id: r.try_get(0)?,
+        patient_id: r.try_get(1)?,
+        wrapped: wrapped(r.try_get(2)?, r.try_get(3)?),
+        shredded_at: r.try_get(4)?,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn values_clause_numbers_placeholders_in_order() {
+        assert_eq!(values_clause(2, 2), "($1, $2), ($3, $4)");
+    }
+
+    #[test]
+    fn chunk_sizes_cover_every_row_with_few_shapes() {
+        for n in 0..300 {
+            let c = chunk_sizes(n);
+            assert_eq!(c.iter().sum::<usize>(), n);
+            assert!(c.iter().all(|s| [64, 16, 4, 1].contains(s)));
+        }
+    }
+}
