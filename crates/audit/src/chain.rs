@@ -145,7 +145,10 @@ pub mod verify {
 
     impl<'a> Verifier<'a> {
         /// Starts at the genesis.
-        pub fn new(checkpoints: &'a BTreeMap<i64, Checkpoint>, verifier: &'a AuditVerifier) -> Self {
+        pub fn new(
+            checkpoints: &'a BTreeMap<i64, Checkpoint>,
+            verifier: &'a AuditVerifier,
+        ) -> Self {
             Self {
                 expected_seq: 1,
                 running: GENESIS_HASH,
@@ -174,7 +177,11 @@ pub mod verify {
                             e.seq
                         )
                     } else {
-                        format!("events out of order: #{} follows #{}", e.seq, self.expected_seq - 1)
+                        format!(
+                            "events out of order: #{} follows #{}",
+                            e.seq,
+                            self.expected_seq - 1
+                        )
                     },
                 });
             }
@@ -195,16 +202,24 @@ pub mod verify {
                 || parsed.code.as_str() != e.code
                 || parsed.outcome.as_str() != e.outcome
             {
-                return Err(fail("indexed columns altered: they differ from the signed content".into()));
+                return Err(fail(
+                    "indexed columns altered: they differ from the signed content".into(),
+                ));
             }
             if let Some(cp) = self.checkpoints.get(&e.seq) {
                 if cp.hash != e.hash {
-                    return Err(fail("differs from the signed checkpoint at this position".into()));
+                    return Err(fail(
+                        "differs from the signed checkpoint at this position".into(),
+                    ));
                 }
                 if cp.key_id != self.verifier.id()
-                    || !self.verifier.verify(&checkpoint_message(cp.seq, &cp.hash), &cp.signature)
+                    || !self
+                        .verifier
+                        .verify(&checkpoint_message(cp.seq, &cp.hash), &cp.signature)
                 {
-                    return Err(fail("checkpoint signature is not valid for the audit signing key".into()));
+                    return Err(fail(
+                        "checkpoint signature is not valid for the audit signing key".into(),
+                    ));
                 }
                 self.checked_checkpoints += 1;
             }
@@ -221,14 +236,18 @@ pub mod verify {
                 return Err(VerifyFailure {
                     seq: last + 1,
                     event_id: "-".into(),
-                    problem: format!("events #{}..#{cp_seq} were removed: a signed checkpoint covers #{cp_seq}", last + 1),
+                    problem: format!(
+                        "events #{}..#{cp_seq} were removed: a signed checkpoint covers #{cp_seq}",
+                        last + 1
+                    ),
                 });
             }
             if self.checkpoints.len() != self.checked_checkpoints {
                 return Err(VerifyFailure {
                     seq: 0,
                     event_id: "-".into(),
-                    problem: "a signed checkpoint points at an event that is not in the chain".into(),
+                    problem: "a signed checkpoint points at an event that is not in the chain"
+                        .into(),
                 });
             }
             if head.seq != last || head.hash != self.running {
@@ -295,7 +314,14 @@ mod tests {
         }
     }
 
-    fn build(n: usize) -> (Vec<ChainedEvent>, ChainHead, BTreeMap<i64, Checkpoint>, AuditSigner) {
+    fn build(
+        n: usize,
+    ) -> (
+        Vec<ChainedEvent>,
+        ChainHead,
+        BTreeMap<i64, Checkpoint>,
+        AuditSigner,
+    ) {
         let signer = AuditSigner::from_seed("ak-t".into(), [1u8; 32]);
         let mut head = ChainHead::default();
         let mut cps = BTreeMap::new();
@@ -373,7 +399,10 @@ mod tests {
         assert_eq!(f.seq, 8);
         let mut fake_head = ChainHead::default();
         for e in &ev {
-            fake_head = ChainHead { seq: e.seq, hash: e.hash };
+            fake_head = ChainHead {
+                seq: e.seq,
+                hash: e.hash,
+            };
         }
         // Even with a rewritten head, the checkpoint at #8 betrays the cut.
         let f = verify(&ev, &cps, fake_head, &s.verifier()).unwrap_err();

@@ -29,6 +29,8 @@ pub enum EventCode {
     AuditRead,
     /// A request was refused by the access-decision point.
     AccessDenied,
+    /// The whole vault was copied (backup) or restored.
+    Backup,
 }
 
 impl EventCode {
@@ -46,6 +48,7 @@ impl EventCode {
             Self::KeyRotate => "key-rotate",
             Self::AuditRead => "audit-read",
             Self::AccessDenied => "access-denied",
+            Self::Backup => "backup",
         }
     }
 }
@@ -117,10 +120,15 @@ pub struct Controls {
 impl Controls {
     /// `TTFF`-style rendering.
     pub fn as_flags(self) -> String {
-        [self.authorisation, self.relationship, self.consent, self.emergency]
-            .iter()
-            .map(|b| if *b { 'T' } else { 'F' })
-            .collect()
+        [
+            self.authorisation,
+            self.relationship,
+            self.consent,
+            self.emergency,
+        ]
+        .iter()
+        .map(|b| if *b { 'T' } else { 'F' })
+        .collect()
     }
 }
 

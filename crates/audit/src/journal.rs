@@ -72,6 +72,14 @@ struct Request {
     ack: oneshot::Sender<Result<(), JournalError>>,
 }
 
+/// What [`Journal::open`] returns: the handle, the events an earlier run left behind
+/// (to fold before anything else), and the stream of newly journaled events.
+pub type Opened = (
+    Journal,
+    Vec<JournaledEvent>,
+    mpsc::UnboundedReceiver<Vec<JournaledEvent>>,
+);
+
 /// Handle to the journal; clone freely.
 #[derive(Clone)]
 pub struct Journal {
@@ -148,7 +156,10 @@ fn recover(dir: &Path) -> Result<(Vec<JournaledEvent>, u64), JournalError> {
                 Some(event) => {
                     out.push(JournaledEvent {
                         event,
-                        position: JournalPosition { segment: *seg, record },
+                        position: JournalPosition {
+                            segment: *seg,
+                            record,
+                        },
                     });
                     record += 1;
                     good_len += n as u64;
@@ -157,7 +168,10 @@ fn recover(dir: &Path) -> Result<(Vec<JournaledEvent>, u64), JournalError> {
                     // Only a torn tail of the newest segment is expected after a crash.
                     let rest_empty = reader.fill_buf().map(|b| b.is_empty()).unwrap_or(false);
                     if i == last_index && rest_empty {
-                        let f = OpenOptions::new().write(true).open(path).map_err(io(path))?;
+                        let f = OpenOptions::new()
+                            .write(true)
+                            .open(path)
+                            .map_err(io(path))?;
                         f.set_len(good_len).map_err(io(path))?;
                         break;
                     }
@@ -175,10 +189,7 @@ fn recover(dir: &Path) -> Result<(Vec<JournaledEvent>, u64), JournalError> {
 impl Journal {
     /// Opens the journal in `dir`. Returns the handle, the events left from an earlier run
     /// (to be folded before anything else) and the stream of newly journaled events.
-    pub fn open(
-        dir: &Path,
-        fsync: bool,
-    ) -> Result<(Self, Vec<JournaledEvent>, mpsc::UnboundedReceiver<Vec<JournaledEvent>>), JournalError> {
+    pub fn open(dir: &Path, fsync: bool) -> Result<Opened, JournalError> {
         fs::create_dir_all(dir).map_err(io(dir))?;
         let (recovered, next_segment) = recover(dir)?;
         let (tx, rx) = std_mpsc::channel::<Request>();
@@ -380,7 +391,10 @@ mod tests {
             assert_eq!(got[2].event.event_id, "ev-3");
         }
         let (_j, recovered, _rx) = Journal::open(dir.path(), false).unwrap();
-        let ids: Vec<_> = recovered.iter().map(|e| e.event.event_id.as_str()).collect();
+        let ids: Vec<_> = recovered
+            .iter()
+            .map(|e| e.event.event_id.as_str())
+            .collect();
         assert_eq!(ids, ["ev-1", "ev-2", "ev-3"]);
     }
 
@@ -393,12 +407,15 @@ mod tests {
         }
         let seg = segment_path(dir.path(), 1);
         let mut f = OpenOptions::new().append(true).open(&seg).unwrap();
-        f.write_all(b"0123456789abcdef {\"event_id\":\"ev-").unwrap();
+        f.write_all(b"0123456789abcdef {\"event_id\":\"ev-")
+            .unwrap();
         drop(f);
         let (_j, recovered, _rx) = Journal::open(dir.path(), false).unwrap();
         assert_eq!(recovered.len(), 2);
         // Damage a record that is followed by others: refused.
-        let text = fs::read_to_string(&seg).unwrap().replacen("ev-1", "ev-X", 1);
+        let text = fs::read_to_string(&seg)
+            .unwrap()
+            .replacen("ev-1", "ev-X", 1);
         fs::write(&seg, text).unwrap();
         assert!(matches!(
             Journal::open(dir.path(), false),
@@ -417,6 +434,10 @@ mod tests {
         assert_eq!(recovered.len(), 1);
         assert_eq!(recovered[0].position.segment, 1);
         j.release_recovered();
-        assert_eq!(segments(dir.path()).unwrap().len(), 1, "only the live segment stays");
+        assert_eq!(
+            segments(dir.path()).unwrap().len(),
+            1,
+            "only the live segment stays"
+        );
     }
 }

@@ -12,9 +12,9 @@ mod chain;
 mod event;
 mod journal;
 
-pub use chain::{verify::Verifier, 
-    checkpoint_message, verify, ChainHead, ChainedEvent, Checkpoint, VerifyFailure, VerifyReport,
-    GENESIS_HASH,
+pub use chain::{
+    checkpoint_message, verify, verify::Verifier, ChainHead, ChainedEvent, Checkpoint,
+    VerifyFailure, VerifyReport, GENESIS_HASH,
 };
 pub use event::{Action, AuditEvent, AuditObject, Channel, Controls, EventCode, Outcome};
 pub use journal::{Journal, JournalError, JournalPosition, JournaledEvent};

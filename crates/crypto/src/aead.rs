@@ -75,7 +75,13 @@ impl DataKey {
         // only make the later open fail, never leak plaintext.
         let ct = self
             .cipher
-            .encrypt(XNonce::from_slice(&nonce), Payload { msg: plaintext, aad })
+            .encrypt(
+                XNonce::from_slice(&nonce),
+                Payload {
+                    msg: plaintext,
+                    aad,
+                },
+            )
             .unwrap_or_default();
         out.extend_from_slice(&ct);
         out
@@ -127,7 +133,10 @@ mod tests {
     fn sealed_body_opens_only_with_same_key_and_associated_data() {
         let k = DataKey::generate();
         let sealed = k.seal(b"{\"name\":\"Jansen\"}", b"Patient/1/1");
-        assert_eq!(k.open(&sealed, b"Patient/1/1").unwrap(), b"{\"name\":\"Jansen\"}");
+        assert_eq!(
+            k.open(&sealed, b"Patient/1/1").unwrap(),
+            b"{\"name\":\"Jansen\"}"
+        );
         assert!(matches!(
             k.open(&sealed, b"Patient/2/1"),
             Err(CryptoError::Authentication)

@@ -37,7 +37,9 @@ pub enum KeyStoreError {
         source: std::io::Error,
     },
     /// The key file is missing and creating one was not allowed.
-    #[error("no master key at {0}: a vault's data cannot be opened without the key it was created with")]
+    #[error(
+        "no master key at {0}: a vault's data cannot be opened without the key it was created with"
+    )]
     Missing(PathBuf),
     /// The key file is readable by others than its owner.
     #[error("key file {0} is readable by group or others; run: chmod 600 {0}")]
@@ -149,7 +151,10 @@ fn load_master(path: &Path) -> Result<(String, DataKey), KeyStoreError> {
     let file: MasterKeyFile =
         toml::from_str(&text).map_err(|e| KeyStoreError::Format(path.to_owned(), e.to_string()))?;
     if file.format != FORMAT {
-        return Err(KeyStoreError::Format(path.to_owned(), "unknown format".into()));
+        return Err(KeyStoreError::Format(
+            path.to_owned(),
+            "unknown format".into(),
+        ));
     }
     let raw = B64
         .decode(file.key.trim())
@@ -167,7 +172,8 @@ fn write_master(path: &Path, id: &str, key: &DataKey, created: &str) -> Result<(
         key: B64.encode(key.material().expose()),
         created: created.into(),
     };
-    let body = toml::to_string(&file).map_err(|e| KeyStoreError::Format(path.to_owned(), e.to_string()))?;
+    let body = toml::to_string(&file)
+        .map_err(|e| KeyStoreError::Format(path.to_owned(), e.to_string()))?;
     let text = format!(
         "# Zorgkluis master key. Without this file the vault's data cannot be read.\n\
          # Keep it secret (mode 0600) and keep a copy apart from database backups.\n{body}"
@@ -230,18 +236,35 @@ impl KeyStore {
         }
         let revoked_path = self.revoked_file();
         let revoked = match fs::read_to_string(&revoked_path) {
-            Ok(text) => text.lines().map(|l| l.trim().to_owned()).filter(|l| !l.is_empty()).collect(),
+            Ok(text) => text
+                .lines()
+                .map(|l| l.trim().to_owned())
+                .filter(|l| !l.is_empty())
+                .collect(),
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => HashSet::new(),
-            Err(e) => return Err(KeyStoreError::Io { path: revoked_path, source: e }),
+            Err(e) => {
+                return Err(KeyStoreError::Io {
+                    path: revoked_path,
+                    source: e,
+                })
+            }
         };
         let mut ring = self.ring.write().unwrap_or_else(|p| p.into_inner());
-        *ring = Keyring { current: id, masters, revoked };
+        *ring = Keyring {
+            current: id,
+            masters,
+            revoked,
+        };
         Ok(())
     }
 
     /// Id of the master key new data keys are wrapped with.
     pub fn current_master_id(&self) -> String {
-        self.ring.read().unwrap_or_else(|p| p.into_inner()).current.clone()
+        self.ring
+            .read()
+            .unwrap_or_else(|p| p.into_inner())
+            .current
+            .clone()
     }
 
     /// Wraps `key` (whose id is `key_id`) with the current master key.
@@ -253,7 +276,10 @@ impl KeyStore {
             .get(&master_id)
             .map(|m| m.seal(key.material().expose(), &wrap_aad(key_id, &master_id)))
             .unwrap_or_default();
-        WrappedKey { master_key_id: master_id, bytes }
+        WrappedKey {
+            master_key_id: master_id,
+            bytes,
+        }
     }
 
     /// Unwraps the data key `key_id`. Fails for a revoked (shredded) key even when the
@@ -330,7 +356,12 @@ impl KeyStore {
 
     /// Re-wraps a data key with master key `to` (during rotation). The data key itself,
     /// and so every body sealed with it, stays the same.
-    pub fn rewrap(&self, key_id: &str, wrapped: &WrappedKey, to: &str) -> Result<WrappedKey, CryptoError> {
+    pub fn rewrap(
+        &self,
+        key_id: &str,
+        wrapped: &WrappedKey,
+        to: &str,
+    ) -> Result<WrappedKey, CryptoError> {
         let key = self.unwrap(key_id, wrapped)?;
         let ring = self.ring.read().unwrap_or_else(|p| p.into_inner());
         let master = ring
@@ -371,8 +402,8 @@ impl KeyStore {
             )?;
         }
         let text = read_secret_file(&path)?;
-        let file: SigningKeyFile =
-            toml::from_str(&text).map_err(|e| KeyStoreError::Format(path.clone(), e.to_string()))?;
+        let file: SigningKeyFile = toml::from_str(&text)
+            .map_err(|e| KeyStoreError::Format(path.clone(), e.to_string()))?;
         if file.format != SIGNING_FORMAT {
             return Err(KeyStoreError::Format(path, "unknown format".into()));
         }
@@ -391,7 +422,11 @@ impl KeyStore {
     }
 }
 
-fn open_wrapped(master: &DataKey, key_id: &str, wrapped: &WrappedKey) -> Result<DataKey, CryptoError> {
+fn open_wrapped(
+    master: &DataKey,
+    key_id: &str,
+    wrapped: &WrappedKey,
+) -> Result<DataKey, CryptoError> {
     let raw = master.open(&wrapped.bytes, &wrap_aad(key_id, &wrapped.master_key_id))?;
     let bytes: [u8; 32] = raw.try_into().map_err(|_| CryptoError::Authentication)?;
     Ok(DataKey::from_material(KeyBytes::from_bytes(bytes)))
@@ -416,7 +451,10 @@ mod tests {
     #[test]
     fn key_files_are_private() {
         let (dir, _ks) = store();
-        let mode = fs::metadata(dir.path().join("keys/master.key")).unwrap().permissions().mode();
+        let mode = fs::metadata(dir.path().join("keys/master.key"))
+            .unwrap()
+            .permissions()
+            .mode();
         assert_eq!(mode & 0o777, 0o600);
     }
 
@@ -434,7 +472,10 @@ mod tests {
         let (dir, _ks) = store();
         let path = dir.path().join("keys/master.key");
         fs::set_permissions(&path, fs::Permissions::from_mode(0o644)).unwrap();
-        assert!(matches!(KeyStore::open(&path, false), Err(KeyStoreError::Permissions(_))));
+        assert!(matches!(
+            KeyStore::open(&path, false),
+            Err(KeyStoreError::Permissions(_))
+        ));
     }
 
     #[test]
@@ -463,7 +504,9 @@ mod tests {
         assert_eq!(opened.open(&sealed, b"aad").unwrap(), b"body");
         // The old wrapping no longer opens: the old master key is destroyed.
         let fresh = KeyStore::open(&dir.path().join("keys/master.key"), false).unwrap();
-        assert!(matches!(fresh.unwrap("patient:a", &w), Err(CryptoError::UnknownMasterKey(id)) if id == old));
+        assert!(
+            matches!(fresh.unwrap("patient:a", &w), Err(CryptoError::UnknownMasterKey(id)) if id == old)
+        );
     }
 
     #[test]
@@ -472,9 +515,15 @@ mod tests {
         let dk = DataKey::generate();
         let w = ks.wrap("patient:a", &dk);
         ks.revoke("patient:a").unwrap();
-        assert!(matches!(ks.unwrap("patient:a", &w), Err(CryptoError::Shredded)));
+        assert!(matches!(
+            ks.unwrap("patient:a", &w),
+            Err(CryptoError::Shredded)
+        ));
         let fresh = KeyStore::open(&dir.path().join("keys/master.key"), false).unwrap();
-        assert!(matches!(fresh.unwrap("patient:a", &w), Err(CryptoError::Shredded)));
+        assert!(matches!(
+            fresh.unwrap("patient:a", &w),
+            Err(CryptoError::Shredded)
+        ));
     }
 
     #[test]

@@ -30,6 +30,8 @@ pub enum OperatorPurpose {
     KeyManagement,
     /// Verifying or reviewing the audit trail.
     AuditReview,
+    /// Backing up the whole vault (a copy of sealed data; no record is opened).
+    Backup,
 }
 
 impl OperatorPurpose {
@@ -38,7 +40,7 @@ impl OperatorPurpose {
         match self {
             Self::Load | Self::KeyManagement => "HOPERAT",
             Self::PatientRequest => "PATRQT",
-            Self::AuditReview => "HSYSADMIN",
+            Self::AuditReview | Self::Backup => "HSYSADMIN",
         }
     }
 }
@@ -93,6 +95,8 @@ pub enum Action {
     RotateKeys,
     /// Read or verify the audit trail.
     ReadAudit,
+    /// Copy the whole (sealed) database.
+    Backup,
 }
 
 /// What the action is on.
@@ -179,12 +183,15 @@ impl Decision {
 fn operator_may(purpose: OperatorPurpose, action: Action) -> bool {
     use Action::*;
     match purpose {
-        // Loading writes and reads back what it loads (duplicate checks).
-        OperatorPurpose::Load => matches!(action, Create | Update | Read | Search),
+        // Loading writes (transaction bundles may also delete) and reads back what it
+        // loads (duplicate checks).
+        OperatorPurpose::Load => matches!(action, Create | Update | Delete | Read | Search),
         // An access or portability request: find the patient, read and export the record.
         OperatorPurpose::PatientRequest => matches!(action, Search | Read | Export),
         OperatorPurpose::KeyManagement => matches!(action, ShredKey | RotateKeys | Search),
         OperatorPurpose::AuditReview => matches!(action, ReadAudit),
+        // A backup copies sealed bytes and checks the chain it copied; it opens no record.
+        OperatorPurpose::Backup => matches!(action, Backup | ReadAudit),
     }
 }
 
@@ -209,10 +216,7 @@ pub fn decide(principal: &Principal, action: Action, target: Target<'_>) -> Deci
                 purpose: purpose.purpose_of_use(),
             };
             if allowed {
-                Decision::Allow(Allowed {
-                    basis,
-                    _sealed: (),
-                })
+                Decision::Allow(Allowed { basis, _sealed: () })
             } else {
                 Decision::Deny(basis)
             }
@@ -226,7 +230,11 @@ mod tests {
 
     fn allowed(p: OperatorPurpose, a: Action) -> bool {
         matches!(
-            decide(&Principal::operator("t", p), a, Target::resource("Observation", Some("p1"))),
+            decide(
+                &Principal::operator("t", p),
+                a,
+                Target::resource("Observation", Some("p1"))
+            ),
             Decision::Allow(_)
         )
     }
@@ -235,12 +243,15 @@ mod tests {
     fn pc5_operator_access_is_limited_to_its_declared_purpose() {
         assert!(allowed(OperatorPurpose::Load, Action::Create));
         assert!(!allowed(OperatorPurpose::Load, Action::Export));
+        assert!(allowed(OperatorPurpose::Load, Action::Delete));
         assert!(!allowed(OperatorPurpose::Load, Action::ShredKey));
         assert!(allowed(OperatorPurpose::PatientRequest, Action::Export));
         assert!(!allowed(OperatorPurpose::PatientRequest, Action::Update));
         assert!(!allowed(OperatorPurpose::KeyManagement, Action::Read));
         assert!(!allowed(OperatorPurpose::AuditReview, Action::Read));
         assert!(allowed(OperatorPurpose::AuditReview, Action::ReadAudit));
+        assert!(allowed(OperatorPurpose::Backup, Action::Backup));
+        assert!(!allowed(OperatorPurpose::Backup, Action::Read));
     }
 
     #[test]

@@ -33,6 +33,9 @@ pub enum StoreError {
     /// Migrations failed.
     #[error("migration {0} failed: {1}")]
     Migration(String, String),
+    /// Not available on this backend.
+    #[error("not supported on this backend: {0}")]
+    Unsupported(&'static str),
     /// The stored data is not what the schema promises (tampering or a bug).
     #[error("stored data is inconsistent: {0}")]
     Corrupt(String),
@@ -84,7 +87,11 @@ pub trait Store: Send + Sync + 'static {
     ) -> Result<Vec<Result<(), JobError>>, StoreError>;
 
     /// The current version of a resource, with its data key.
-    async fn read_current(&self, resource_type: &str, id: &str) -> Result<Option<ReadRow>, StoreError>;
+    async fn read_current(
+        &self,
+        resource_type: &str,
+        id: &str,
+    ) -> Result<Option<ReadRow>, StoreError>;
 
     /// One version of a resource.
     async fn read_version(
@@ -101,7 +108,11 @@ pub trait Store: Send + Sync + 'static {
     async fn compartment(&self, patient_id: &str) -> Result<Vec<ReadRow>, StoreError>;
 
     /// Current version number and deletion state, without the body.
-    async fn current_version(&self, resource_type: &str, id: &str) -> Result<Option<CurrentRow>, StoreError>;
+    async fn current_version(
+        &self,
+        resource_type: &str,
+        id: &str,
+    ) -> Result<Option<CurrentRow>, StoreError>;
 
     /// A data key row.
     async fn data_key(&self, key_id: &str) -> Result<Option<KeyRow>, StoreError>;
@@ -136,7 +147,15 @@ pub trait Store: Send + Sync + 'static {
     async fn existing_event_ids(&self, ids: &[String]) -> Result<Vec<String>, StoreError>;
 
     /// Audit events about one patient, newest first.
-    async fn audit_for_patient(&self, patient_id: &str, limit: i64) -> Result<Vec<ChainedEvent>, StoreError>;
+    async fn audit_for_patient(
+        &self,
+        patient_id: &str,
+        limit: i64,
+    ) -> Result<Vec<ChainedEvent>, StoreError>;
+
+    /// Writes a consistent copy of the whole database to `dest` while it is in use
+    /// (SQLite: `VACUUM INTO`). PostgreSQL is copied with `pg_dump` by the caller.
+    async fn snapshot(&self, dest: &std::path::Path) -> Result<(), StoreError>;
 
     /// Closes connections.
     async fn close(&self);

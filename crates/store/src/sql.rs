@@ -7,7 +7,7 @@ use std::sync::Once;
 
 use async_trait::async_trait;
 use sqlx::any::{AnyConnectOptions, AnyPoolOptions, AnyRow};
-use sqlx::{AnyConnection, AnyPool, ConnectOptions, Executor, Row};
+use sqlx::{AnyConnection, AnyPool, ConnectOptions, Connection, Executor, Row};
 use tokio::sync::Mutex;
 use zorgkluis_audit::{checkpoint_message, AuditEvent, ChainHead, ChainedEvent, Checkpoint};
 use zorgkluis_crypto::{AuditSigner, WrappedKey};
@@ -29,7 +29,8 @@ const SQLITE_PRAGMAS: &str = "PRAGMA journal_mode = WAL; PRAGMA synchronous = NO
 pub struct SqlStore {
     dialect: Dialect,
     pool: AnyPool,
-    writer: Mutex<AnyConnection>,
+    /// The writer's own connection; `None` once closed.
+    writer: Mutex<Option<AnyConnection>>,
 }
 
 impl std::fmt::Debug for SqlStore {
@@ -182,11 +183,16 @@ impl SqlStore {
         Ok(Self {
             dialect,
             pool,
-            writer: Mutex::new(writer),
+            writer: Mutex::new(Some(writer)),
         })
     }
 
-    async fn apply(&self, conn: &mut AnyConnection, op: &WriteOp, now: &str) -> Result<(), JobError> {
+    async fn apply(
+        &self,
+        conn: &mut AnyConnection,
+        op: &WriteOp,
+        now: &str,
+    ) -> Result<(), JobError> {
         match op {
             WriteOp::EnsureKey {
                 key_id,
@@ -280,13 +286,14 @@ impl SqlStore {
         expected: Option<i64>,
         index: &IndexRows,
     ) -> Result<(), JobError> {
-        let found: Option<i64> =
-            sqlx::query_scalar("SELECT version FROM resources WHERE resource_type = $1 AND id = $2")
-                .bind(&row.resource_type)
-                .bind(&row.id)
-                .fetch_optional(&mut *conn)
-                .await
-                .map_err(db)?;
+        let found: Option<i64> = sqlx::query_scalar(
+            "SELECT version FROM resources WHERE resource_type = $1 AND id = $2",
+        )
+        .bind(&row.resource_type)
+        .bind(&row.id)
+        .fetch_optional(&mut *conn)
+        .await
+        .map_err(db)?;
         if found != expected || row.version != expected.unwrap_or(0) + 1 {
             return Err(JobError::Conflict {
                 resource: format!("{}/{}", row.resource_type, row.id),
@@ -436,7 +443,11 @@ impl SqlStore {
         Ok(())
     }
 
-    async fn insert_events(&self, conn: &mut AnyConnection, events: &[ChainedEvent]) -> Result<(), StoreError> {
+    async fn insert_events(
+        &self,
+        conn: &mut AnyConnection,
+        events: &[ChainedEvent],
+    ) -> Result<(), StoreError> {
         let mut offset = 0;
         for size in chunk_sizes(events.len()) {
             let sql = format!(
@@ -470,7 +481,9 @@ impl SqlStore {
         signer: &AuditSigner,
         now: &str,
     ) -> Result<Vec<Result<(), JobError>>, StoreError> {
-        let head_row = sqlx::query(self.dialect.lock_head()).fetch_one(&mut *conn).await?;
+        let head_row = sqlx::query(self.dialect.lock_head())
+            .fetch_one(&mut *conn)
+            .await?;
         let mut head = ChainHead {
             seq: head_row.try_get(0)?,
             hash: hash32(head_row.try_get(1)?)?,
@@ -479,11 +492,12 @@ impl SqlStore {
         let mut chained = Vec::new();
         let mut results = Vec::with_capacity(batch.jobs.len());
         let mut key_change = false;
-        let chain = |head: &mut ChainHead, chained: &mut Vec<ChainedEvent>, events: &[AuditEvent]| {
-            for e in events {
-                chained.push(head.append(e));
-            }
-        };
+        let chain =
+            |head: &mut ChainHead, chained: &mut Vec<ChainedEvent>, events: &[AuditEvent]| {
+                for e in events {
+                    chained.push(head.append(e));
+                }
+            };
         for job in &batch.jobs {
             conn.execute("SAVEPOINT job").await?;
             let mut outcome = Ok(());
@@ -595,7 +609,9 @@ async fn run_migrations(conn: &mut AnyConnection, dialect: Dialect) -> Result<()
             sqlx::raw_sql(sql).execute(&mut *conn).await?;
             sqlx::query("INSERT INTO schema_migrations (name, applied_at) VALUES ($1, $2)")
                 .bind(*name)
-                .bind(zorgkluis_domain::clock::rfc3339(time::OffsetDateTime::now_utc()))
+                .bind(zorgkluis_domain::clock::rfc3339(
+                    time::OffsetDateTime::now_utc(),
+                ))
                 .execute(&mut *conn)
                 .await
         }
@@ -625,9 +641,12 @@ impl Store for SqlStore {
         signer: &AuditSigner,
         now: &str,
     ) -> Result<Vec<Result<(), JobError>>, StoreError> {
-        let mut conn = self.writer.lock().await;
+        let mut guard = self.writer.lock().await;
+        let conn = guard
+            .as_mut()
+            .ok_or_else(|| StoreError::Database("the store is closed".into()))?;
         conn.execute(self.dialect.begin()).await?;
-        match self.commit_inner(&mut conn, batch, signer, now).await {
+        match self.commit_inner(conn, batch, signer, now).await {
             Ok(results) => {
                 conn.execute("COMMIT").await?;
                 Ok(results)
@@ -639,14 +658,22 @@ impl Store for SqlStore {
         }
     }
 
-    async fn read_current(&self, resource_type: &str, id: &str) -> Result<Option<ReadRow>, StoreError> {
+    async fn read_current(
+        &self,
+        resource_type: &str,
+        id: &str,
+    ) -> Result<Option<ReadRow>, StoreError> {
         let sql = format!(
             "SELECT {VERSION_COLUMNS} FROM resources r \
              JOIN resource_versions v ON v.resource_type = r.resource_type AND v.id = r.id AND v.version = r.version \
              LEFT JOIN data_keys k ON k.key_id = v.key_id \
              WHERE r.resource_type = $1 AND r.id = $2"
         );
-        Ok(self.fetch_rows(&sql, &[resource_type, id]).await?.into_iter().next())
+        Ok(self
+            .fetch_rows(&sql, &[resource_type, id])
+            .await?
+            .into_iter()
+            .next())
     }
 
     async fn read_version(
@@ -666,7 +693,9 @@ impl Store for SqlStore {
             .bind(version)
             .fetch_optional(&self.pool)
             .await?;
-        row.map(|r| read_row(&r)).transpose().map_err(StoreError::from)
+        row.map(|r| read_row(&r))
+            .transpose()
+            .map_err(StoreError::from)
     }
 
     async fn history(&self, resource_type: &str, id: &str) -> Result<Vec<ReadRow>, StoreError> {
@@ -688,7 +717,11 @@ impl Store for SqlStore {
         self.fetch_rows(&sql, &[patient_id]).await
     }
 
-    async fn current_version(&self, resource_type: &str, id: &str) -> Result<Option<CurrentRow>, StoreError> {
+    async fn current_version(
+        &self,
+        resource_type: &str,
+        id: &str,
+    ) -> Result<Option<CurrentRow>, StoreError> {
         let row = sqlx::query(
             "SELECT version, deleted, patient_id FROM resources WHERE resource_type = $1 AND id = $2",
         )
@@ -832,7 +865,11 @@ impl Store for SqlStore {
         Ok(found)
     }
 
-    async fn audit_for_patient(&self, patient_id: &str, limit: i64) -> Result<Vec<ChainedEvent>, StoreError> {
+    async fn audit_for_patient(
+        &self,
+        patient_id: &str,
+        limit: i64,
+    ) -> Result<Vec<ChainedEvent>, StoreError> {
         let rows = sqlx::query(&format!(
             "SELECT {AUDIT_COLUMNS} FROM audit_events WHERE patient_id = $1 \
              ORDER BY occurred_at DESC, seq DESC LIMIT $2"
@@ -844,7 +881,30 @@ impl Store for SqlStore {
         rows.iter().map(chained_row).collect()
     }
 
+    async fn snapshot(&self, dest: &std::path::Path) -> Result<(), StoreError> {
+        if self.dialect != Dialect::Sqlite {
+            return Err(StoreError::Unsupported(
+                "snapshot: use pg_dump for PostgreSQL",
+            ));
+        }
+        let dest = dest
+            .to_str()
+            .ok_or_else(|| StoreError::Database("backup path is not valid UTF-8".into()))?;
+        sqlx::query("VACUUM INTO $1")
+            .bind(dest)
+            .execute(&self.pool)
+            .await?;
+        Ok(())
+    }
+
     async fn close(&self) {
+        if let Some(mut conn) = self.writer.lock().await.take() {
+            if self.dialect == Dialect::Sqlite {
+                // Fold the WAL into the database file, so the file alone is complete.
+                let _ = conn.execute("PRAGMA wal_checkpoint(TRUNCATE)").await;
+            }
+            let _ = conn.close().await;
+        }
         self.pool.close().await;
     }
 }

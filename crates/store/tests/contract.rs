@@ -44,7 +44,11 @@ fn event(code: EventCode, patient: Option<&str>) -> AuditEvent {
 fn uuid_like() -> String {
     use std::sync::atomic::{AtomicU64, Ordering};
     static N: AtomicU64 = AtomicU64::new(0);
-    format!("ev-{}-{}", std::process::id(), N.fetch_add(1, Ordering::SeqCst))
+    format!(
+        "ev-{}-{}",
+        std::process::id(),
+        N.fetch_add(1, Ordering::SeqCst)
+    )
 }
 
 fn key_op(key_id: &str, patient: Option<&str>) -> WriteOp {
@@ -58,7 +62,14 @@ fn key_op(key_id: &str, patient: Option<&str>) -> WriteOp {
     }
 }
 
-fn put(rt: &str, id: &str, version: i64, expected: Option<i64>, patient: Option<&str>, body: &[u8]) -> WriteOp {
+fn put(
+    rt: &str,
+    id: &str,
+    version: i64,
+    expected: Option<i64>,
+    patient: Option<&str>,
+    body: &[u8],
+) -> WriteOp {
     WriteOp::PutVersion {
         row: VersionRow {
             resource_type: rt.into(),
@@ -72,7 +83,11 @@ fn put(rt: &str, id: &str, version: i64, expected: Option<i64>, patient: Option<
         },
         expected_current: expected,
         index: IndexRows {
-            tokens: vec![("code".into(), Some("http://loinc.org".into()), "4548-4".into())],
+            tokens: vec![(
+                "code".into(),
+                Some("http://loinc.org".into()),
+                "4548-4".into(),
+            )],
             dates: vec![("date".into(), 100, 200)],
             refs: patient
                 .map(|p| vec![("patient".into(), "Patient".into(), p.into())])
@@ -112,7 +127,10 @@ async fn verify_chain(store: &SqlStore) -> i64 {
     for e in store.audit_events(0, 1_000_000).await.unwrap() {
         verifier.feed(&e).unwrap();
     }
-    verifier.finish(store.audit_head().await.unwrap()).unwrap().events
+    verifier
+        .finish(store.audit_head().await.unwrap())
+        .unwrap()
+        .events
 }
 
 #[tokio::test]
@@ -123,7 +141,10 @@ async fn versions_are_kept_and_current_moves() {
             .commit(
                 Batch {
                     jobs: vec![job(
-                        vec![key_op("patient:p1", Some("p1")), put("Patient", "p1", 1, None, Some("p1"), b"v1")],
+                        vec![
+                            key_op("patient:p1", Some("p1")),
+                            put("Patient", "p1", 1, None, Some("p1"), b"v1"),
+                        ],
                         Some("p1"),
                     )],
                     folded: vec![],
@@ -137,7 +158,10 @@ async fn versions_are_kept_and_current_moves() {
         let r = store
             .commit(
                 Batch {
-                    jobs: vec![job(vec![put("Patient", "p1", 2, Some(1), Some("p1"), b"v2")], Some("p1"))],
+                    jobs: vec![job(
+                        vec![put("Patient", "p1", 2, Some(1), Some("p1"), b"v2")],
+                        Some("p1"),
+                    )],
                     folded: vec![],
                 },
                 &signer(),
@@ -150,12 +174,22 @@ async fn versions_are_kept_and_current_moves() {
         assert_eq!(cur.version.version, 2);
         assert_eq!(cur.version.body.as_deref(), Some(&b"v2"[..]));
         assert_eq!(cur.key.unwrap().wrapped.unwrap().master_key_id, "mk-1");
-        let v1 = store.read_version("Patient", "p1", 1).await.unwrap().unwrap();
+        let v1 = store
+            .read_version("Patient", "p1", 1)
+            .await
+            .unwrap()
+            .unwrap();
         assert_eq!(v1.version.body.as_deref(), Some(&b"v1"[..]));
         let hist = store.history("Patient", "p1").await.unwrap();
-        assert_eq!(hist.iter().map(|h| h.version.version).collect::<Vec<_>>(), [2, 1]);
+        assert_eq!(
+            hist.iter().map(|h| h.version.version).collect::<Vec<_>>(),
+            [2, 1]
+        );
         assert_eq!(store.compartment("p1").await.unwrap().len(), 1);
-        assert_eq!(store.resource_counts().await.unwrap(), vec![("Patient".to_owned(), 1)]);
+        assert_eq!(
+            store.resource_counts().await.unwrap(),
+            vec![("Patient".to_owned(), 1)]
+        );
         assert_eq!(verify_chain(&store).await, 2, "{}", db.backend);
     }
 }
@@ -198,12 +232,26 @@ async fn a_failing_job_rolls_back_alone_and_its_failure_is_chained() {
             .await
             .unwrap();
         assert!(results[0].is_ok() && results[2].is_ok(), "{}", db.backend);
-        assert!(matches!(results[1], Err(JobError::Conflict { found: Some(1), .. })));
-        assert!(store.current_version("Organization", "o2").await.unwrap().is_none());
-        assert!(store.current_version("Organization", "o3").await.unwrap().is_some());
+        assert!(matches!(
+            results[1],
+            Err(JobError::Conflict { found: Some(1), .. })
+        ));
+        assert!(store
+            .current_version("Organization", "o2")
+            .await
+            .unwrap()
+            .is_none());
+        assert!(store
+            .current_version("Organization", "o3")
+            .await
+            .unwrap()
+            .is_some());
         let events = store.audit_events(0, 100).await.unwrap();
         let outcomes: Vec<_> = events.iter().map(|e| e.outcome.as_str()).collect();
-        assert_eq!(outcomes, ["success", "success", "error", "success", "success"]);
+        assert_eq!(
+            outcomes,
+            ["success", "success", "error", "success", "success"]
+        );
         assert_eq!(verify_chain(&store).await, 5);
     }
 }
@@ -215,7 +263,10 @@ async fn writing_with_a_missing_or_shredded_key_fails() {
         let r = store
             .commit(
                 Batch {
-                    jobs: vec![job(vec![put("Observation", "o1", 1, None, Some("nobody"), b"x")], Some("nobody"))],
+                    jobs: vec![job(
+                        vec![put("Observation", "o1", 1, None, Some("nobody"), b"x")],
+                        Some("nobody"),
+                    )],
                     folded: vec![],
                 },
                 &signer(),
@@ -223,7 +274,11 @@ async fn writing_with_a_missing_or_shredded_key_fails() {
             )
             .await
             .unwrap();
-        assert!(matches!(r[0], Err(JobError::KeyUnavailable(_))), "{}", db.backend);
+        assert!(
+            matches!(r[0], Err(JobError::KeyUnavailable(_))),
+            "{}",
+            db.backend
+        );
     }
 }
 
@@ -250,7 +305,10 @@ async fn shredding_removes_the_key_and_the_compartment_index() {
             .await
             .unwrap();
         assert_eq!(
-            store.find_blind("identifier", b"hash-of-ob1", None).await.unwrap(),
+            store
+                .find_blind("identifier", b"hash-of-ob1", None)
+                .await
+                .unwrap(),
             vec![("Observation".to_owned(), "ob1".to_owned())]
         );
         assert_eq!(
@@ -279,15 +337,30 @@ async fn shredding_removes_the_key_and_the_compartment_index() {
             .unwrap();
         assert_eq!(r, vec![Ok(())]);
         let row = store.data_key("patient:p1").await.unwrap().unwrap();
-        assert!(row.wrapped.is_none() && row.shredded_at.is_some(), "{}", db.backend);
-        assert!(store.find_blind("identifier", b"hash-of-ob1", None).await.unwrap().is_empty());
+        assert!(
+            row.wrapped.is_none() && row.shredded_at.is_some(),
+            "{}",
+            db.backend
+        );
+        assert!(store
+            .find_blind("identifier", b"hash-of-ob1", None)
+            .await
+            .unwrap()
+            .is_empty());
         // Versions stay (sealed and now unreadable); their key row says why.
-        let cur = store.read_current("Observation", "ob1").await.unwrap().unwrap();
+        let cur = store
+            .read_current("Observation", "ob1")
+            .await
+            .unwrap()
+            .unwrap();
         assert!(cur.key.unwrap().wrapped.is_none());
         assert!(store.live_data_keys().await.unwrap().is_empty());
         // A shred is a key change: a checkpoint is signed at once.
         let cps = store.audit_checkpoints().await.unwrap();
-        assert_eq!(cps.last().unwrap().seq, store.audit_head().await.unwrap().seq);
+        assert_eq!(
+            cps.last().unwrap().seq,
+            store.audit_head().await.unwrap().seq
+        );
     }
 }
 
@@ -298,7 +371,13 @@ async fn rewrap_replaces_live_keys_only() {
         store
             .commit(
                 Batch {
-                    jobs: vec![job(vec![key_op("patient:a", Some("a")), key_op("patient:b", Some("b"))], None)],
+                    jobs: vec![job(
+                        vec![
+                            key_op("patient:a", Some("a")),
+                            key_op("patient:b", Some("b")),
+                        ],
+                        None,
+                    )],
                     folded: vec![],
                 },
                 &signer(),
@@ -357,7 +436,14 @@ async fn a_key_created_concurrently_is_reported_as_a_race() {
             },
         };
         let r = store
-            .commit(Batch { jobs: vec![job(vec![other], None)], folded: vec![] }, &signer(), NOW)
+            .commit(
+                Batch {
+                    jobs: vec![job(vec![other], None)],
+                    folded: vec![],
+                },
+                &signer(),
+                NOW,
+            )
             .await
             .unwrap();
         assert!(matches!(r[0], Err(JobError::KeyRace(_))), "{}", db.backend);
@@ -382,7 +468,9 @@ async fn audit_rows_cannot_be_updated_or_deleted_through_sql() {
         drop(store);
         sqlx::any::install_default_drivers();
         let pool = sqlx::AnyPool::connect(&db.url).await.unwrap();
-        let upd = sqlx::query("UPDATE audit_events SET patient_id = 'x'").execute(&pool).await;
+        let upd = sqlx::query("UPDATE audit_events SET patient_id = 'x'")
+            .execute(&pool)
+            .await;
         assert!(upd.is_err(), "{}: update must be refused", db.backend);
         let del = sqlx::query("DELETE FROM audit_events").execute(&pool).await;
         assert!(del.is_err(), "{}: delete must be refused", db.backend);

@@ -33,8 +33,15 @@ impl TestDb {
 /// A fresh SQLite database.
 pub fn sqlite() -> TestDb {
     let dir = tempfile::tempdir().unwrap();
-    let url = format!("sqlite://{}?mode=rwc", dir.path().join("zorgkluis.db").display());
-    TestDb { backend: "SQLite", url, dir }
+    let url = format!(
+        "sqlite://{}?mode=rwc",
+        dir.path().join("zorgkluis.db").display()
+    );
+    TestDb {
+        backend: "SQLite",
+        url,
+        dir,
+    }
 }
 
 /// A fresh PostgreSQL database, or `None` (with a loud message) when no server is configured.

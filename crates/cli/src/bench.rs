@@ -1,0 +1,124 @@
+//! `zorgkluis bench vault`: in-process measurements of the vault (no HTTP): load
+//! throughput, audited read latency and throughput at a given concurrency, and the audit
+//! events the trail absorbs per second. The HTTP load tool comes with the FHIR API.
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use anyhow::Result;
+use rand::{Rng, SeedableRng};
+use zorgkluis_vault::{OperatorPurpose, Principal, Vault};
+
+/// Options of `bench vault`.
+#[derive(Debug, Clone, Copy)]
+pub struct VaultBench {
+    pub patients: u32,
+    pub reads: u32,
+    pub concurrency: u32,
+    pub seed: u64,
+}
+
+fn percentile(sorted: &[Duration], p: f64) -> Duration {
+    if sorted.is_empty() {
+        return Duration::ZERO;
+    }
+    let idx = ((sorted.len() as f64 - 1.0) * p).round() as usize;
+    sorted[idx.min(sorted.len() - 1)]
+}
+
+pub async fn run(vault: &Vault, opts: VaultBench) -> Result<()> {
+    let have: i64 = vault
+        .resource_counts()
+        .await?
+        .iter()
+        .find(|(t, _)| t == "Patient")
+        .map_or(0, |(_, n)| *n);
+    if have < i64::from(opts.patients) {
+        println!(
+            "loading {} demo patients (seed {}) …",
+            opts.patients, opts.seed
+        );
+        crate::generate::run(vault, opts.patients, opts.seed).await?;
+    }
+    // The ids to read: the resources of the first patients, as generated.
+    let dir = zorgkluis_demo::directory(opts.seed);
+    let today = time::OffsetDateTime::now_utc().date();
+    let mut targets: Vec<(String, String)> = Vec::new();
+    for i in 0..opts.patients.min(500) {
+        for r in zorgkluis_demo::patient_record(opts.seed, i, &dir, today).resources {
+            if let (Some(t), Some(id)) = (r["resourceType"].as_str(), r["id"].as_str()) {
+                targets.push((t.to_owned(), id.to_owned()));
+            }
+        }
+    }
+    let targets = Arc::new(targets);
+    let principal = Arc::new(Principal::operator(
+        "bench",
+        OperatorPurpose::PatientRequest,
+    ));
+    let per_task = opts.reads / opts.concurrency.max(1);
+    let started = Instant::now();
+    let mut tasks = Vec::new();
+    for t in 0..opts.concurrency {
+        let (vault, targets, principal) = (vault.clone(), targets.clone(), principal.clone());
+        tasks.push(tokio::spawn(async move {
+            let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(u64::from(t));
+            let mut lat = Vec::with_capacity(per_task as usize);
+            let mut errors = 0u32;
+            for _ in 0..per_task {
+                let (rt, id) = &targets[rng.gen_range(0..targets.len())];
+                let t0 = Instant::now();
+                if vault.read(&principal, rt, id).await.is_err() {
+                    errors += 1;
+                }
+                lat.push(t0.elapsed());
+            }
+            (lat, errors)
+        }));
+    }
+    let mut lat = Vec::new();
+    let mut errors = 0;
+    for t in tasks {
+        let (l, e) = t.await?;
+        lat.extend(l);
+        errors += e;
+    }
+    let read_elapsed = started.elapsed();
+    vault.flush_audit().await?;
+    let flushed_elapsed = started.elapsed();
+    lat.sort();
+    let n = lat.len() as f64;
+    println!();
+    println!(
+        "audited reads (decide + decrypt + durable audit event), in process, {} tasks",
+        opts.concurrency
+    );
+    println!("  {:<34} {:>12}", "reads", lat.len());
+    println!("  {:<34} {:>12}", "errors", errors);
+    println!(
+        "  {:<34} {:>12.0}",
+        "reads/s",
+        n / read_elapsed.as_secs_f64()
+    );
+    println!(
+        "  {:<34} {:>12.1}",
+        "latency p50 (µs)",
+        percentile(&lat, 0.50).as_secs_f64() * 1e6
+    );
+    println!(
+        "  {:<34} {:>12.1}",
+        "latency p99 (µs)",
+        percentile(&lat, 0.99).as_secs_f64() * 1e6
+    );
+    println!(
+        "  {:<34} {:>12.1}",
+        "latency max (µs)",
+        lat.last().copied().unwrap_or_default().as_secs_f64() * 1e6
+    );
+    println!(
+        "  {:<34} {:>12.0}",
+        "audit events/s into the chain",
+        n / flushed_elapsed.as_secs_f64()
+    );
+    Ok(())
+}

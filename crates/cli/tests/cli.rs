@@ -1,0 +1,145 @@
+//! The `zorgkluis` binary as an operator uses it.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+use std::io::{BufRead, BufReader, Read, Write};
+use std::path::Path;
+use std::process::{Command, Output, Stdio};
+
+fn zorgkluis(data_dir: &Path, args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_zorgkluis"))
+        .arg("--data-dir")
+        .arg(data_dir)
+        .args(args)
+        .env_remove("ZORGKLUIS_DATABASE_URL")
+        .output()
+        .unwrap()
+}
+
+fn text(o: &Output) -> String {
+    format!(
+        "{}{}",
+        String::from_utf8_lossy(&o.stdout),
+        String::from_utf8_lossy(&o.stderr)
+    )
+}
+
+async fn sql(data_dir: &Path, statements: &[&str]) -> Vec<String> {
+    sqlx::any::install_default_drivers();
+    let url = format!("sqlite://{}", data_dir.join("zorgkluis.db").display());
+    let pool = sqlx::AnyPool::connect(&url).await.unwrap();
+    let mut out = Vec::new();
+    for s in statements {
+        if s.starts_with("SELECT") {
+            out.extend(
+                sqlx::query_scalar::<_, String>(s)
+                    .fetch_all(&pool)
+                    .await
+                    .unwrap(),
+            );
+        } else {
+            sqlx::query(s).execute(&pool).await.unwrap();
+        }
+    }
+    pool.close().await;
+    out
+}
+
+#[tokio::test]
+async fn generate_verify_tamper_rotate_and_shred_from_the_terminal() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path();
+    let o = zorgkluis(data, &["generate", "--patients", "4", "--seed", "3"]);
+    assert!(o.status.success(), "{}", text(&o));
+    assert!(text(&o).contains("generated 4 patients"), "{}", text(&o));
+    // Generating again with the same seed writes nothing new.
+    let o = zorgkluis(data, &["generate", "--patients", "4", "--seed", "3"]);
+    assert!(text(&o).contains("0 resources written"), "{}", text(&o));
+
+    let o = zorgkluis(data, &["audit", "verify"]);
+    assert!(o.status.success(), "{}", text(&o));
+    assert!(text(&o).contains("audit chain intact"), "{}", text(&o));
+
+    let o = zorgkluis(data, &["keys", "rotate"]);
+    assert!(o.status.success(), "{}", text(&o));
+    assert!(text(&o).contains("re-wrapped"));
+
+    let patient = sql(
+        data,
+        &["SELECT id FROM resources WHERE resource_type = 'Patient' ORDER BY id LIMIT 1"],
+    )
+    .await;
+    let o = zorgkluis(data, &["keys", "shred", "--patient", &patient[0], "--yes"]);
+    assert!(o.status.success(), "{}", text(&o));
+    let o = zorgkluis(data, &["keys", "shred", "--patient", &patient[0], "--yes"]);
+    assert!(
+        !o.status.success(),
+        "shredding twice must fail: {}",
+        text(&o)
+    );
+    assert!(text(&o).contains("destroyed"), "{}", text(&o));
+
+    let o = zorgkluis(data, &["audit", "verify"]);
+    assert!(o.status.success(), "{}", text(&o));
+
+    // An intruder edits event #3 by hand.
+    sql(
+        data,
+        &[
+            "DROP TRIGGER audit_events_no_update",
+            "UPDATE audit_events SET payload = replace(payload, 'HOPERAT', 'TREAT') WHERE seq = 3",
+        ],
+    )
+    .await;
+    let o = zorgkluis(data, &["audit", "verify"]);
+    assert_eq!(o.status.code(), Some(1), "{}", text(&o));
+    assert!(text(&o).contains("first bad event: #3"), "{}", text(&o));
+}
+
+#[test]
+fn a_missing_key_store_is_a_clear_error_not_a_new_key() {
+    let dir = tempfile::tempdir().unwrap();
+    let o = zorgkluis(dir.path(), &["generate", "--patients", "1"]);
+    assert!(o.status.success(), "{}", text(&o));
+    std::fs::rename(dir.path().join("keys"), dir.path().join("keys-elsewhere")).unwrap();
+    let o = zorgkluis(dir.path(), &["audit", "verify"]);
+    assert!(!o.status.success());
+    assert!(text(&o).contains("no master key"), "{}", text(&o));
+}
+
+#[test]
+fn serve_answers_health_and_stops_cleanly_on_sigterm() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut child = Command::new(env!("CARGO_BIN_EXE_zorgkluis"))
+        .arg("--data-dir")
+        .arg(dir.path())
+        .args(["serve", "--listen", "127.0.0.1:0"])
+        .stdout(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
+    let first = lines.next().unwrap().unwrap();
+    let url = first
+        .split_whitespace()
+        .find(|w| w.starts_with("http://"))
+        .unwrap()
+        .to_owned();
+    let addr = url.trim_start_matches("http://");
+    let mut stream = std::net::TcpStream::connect(addr).unwrap();
+    write!(
+        stream,
+        "GET /health HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n\r\n"
+    )
+    .unwrap();
+    let mut response = String::new();
+    stream.read_to_string(&mut response).unwrap();
+    assert!(response.starts_with("HTTP/1.1 200"), "{response}");
+    assert!(response.contains("\"status\":\"ok\""), "{response}");
+    let status = Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(status.success());
+    let rest: Vec<String> = lines.map_while(Result::ok).collect();
+    assert!(child.wait().unwrap().success());
+    assert!(rest.iter().any(|l| l.contains("stopped")), "{rest:?}");
+}

@@ -1,0 +1,102 @@
+//! Building audit events from a decision.
+
+use zorgkluis_audit::{Action, AuditEvent, AuditObject, Channel, Controls, EventCode, Outcome};
+use zorgkluis_domain::clock::rfc3339;
+use zorgkluis_policy::{Basis, Principal};
+
+use crate::Vault;
+
+/// Everything an event says about its object.
+#[derive(Debug, Clone, Default)]
+pub(crate) struct Object<'a> {
+    pub patient_id: Option<&'a str>,
+    pub resource_type: Option<&'a str>,
+    pub resource_id: Option<&'a str>,
+    pub version: Option<i64>,
+    pub query: Option<String>,
+}
+
+fn channel(p: &Principal) -> Channel {
+    match p {
+        Principal::Operator { .. } => Channel::OperatorTool,
+    }
+}
+
+impl Vault {
+    /// An audit event for `principal` doing `code` on `object`, decided with `basis`.
+    pub(crate) fn event(
+        &self,
+        principal: &Principal,
+        basis: &Basis,
+        code: EventCode,
+        outcome: Outcome,
+        object: Object<'_>,
+        reason: Option<String>,
+    ) -> AuditEvent {
+        let action = match code {
+            EventCode::Create => Action::C,
+            EventCode::Read | EventCode::SearchHit | EventCode::Search | EventCode::AuditRead => {
+                Action::R
+            }
+            EventCode::Update => Action::U,
+            EventCode::Delete => Action::D,
+            EventCode::Export
+            | EventCode::KeyDestroy
+            | EventCode::KeyRotate
+            | EventCode::AccessDenied
+            | EventCode::Backup => Action::E,
+        };
+        let event_type = match code {
+            EventCode::KeyDestroy | EventCode::KeyRotate => "key-management",
+            EventCode::Backup => "backup",
+            EventCode::AuditRead => "audit-log",
+            _ if basis.emergency => "emergency",
+            _ => "patient-record",
+        };
+        AuditEvent {
+            event_id: uuid::Uuid::new_v4().to_string(),
+            occurred_at: rfc3339(self.inner.clock.now()),
+            code,
+            action,
+            event_type: event_type.into(),
+            outcome,
+            reason: reason.or_else(|| Some(basis.rule.to_owned())),
+            controls: Controls {
+                authorisation: basis.authorisation_checked,
+                relationship: basis.relationship_checked,
+                consent: basis.consent_checked,
+                emergency: basis.emergency,
+            },
+            actor: principal.actor().clone(),
+            channel: channel(principal),
+            purpose: basis.purpose.to_owned(),
+            object: AuditObject {
+                patient_id: object.patient_id.map(str::to_owned),
+                resource_type: object.resource_type.map(str::to_owned),
+                resource_id: object.resource_id.map(str::to_owned),
+                version: object.version,
+                category: None,
+                query: object.query,
+            },
+            authorisation_protocol: basis.policy.to_owned(),
+            consent_profile: basis.consent_profile.to_owned(),
+            relationship_protocol: None,
+            source: self.inner.source.clone(),
+        }
+    }
+
+    /// Records a refusal (durably, through the journal) and returns `Forbidden`.
+    pub(crate) async fn deny(
+        &self,
+        principal: &Principal,
+        basis: &Basis,
+        code: EventCode,
+        object: Object<'_>,
+    ) -> crate::VaultError {
+        let ev = self.event(principal, basis, code, Outcome::Refused, object, None);
+        match self.inner.journal.append(vec![ev]).await {
+            Ok(()) => crate::VaultError::Forbidden,
+            Err(e) => e.into(),
+        }
+    }
+}

@@ -1,0 +1,149 @@
+//! The only door to patient data: **decide → audit → store → open**, in that order.
+//!
+//! Every public operation takes a [`Principal`], asks the access-decision point
+//! ([`zorgkluis_policy::decide`]) and records an audit event: writes chain their event in
+//! the same transaction as the change; reads make their event durable in the audit
+//! journal before any decrypted data is returned. Denials are recorded too.
+//!
+//! Handlers hold a [`Vault`], never a store or a key.
+#![warn(missing_docs)]
+
+mod backup;
+mod config;
+mod error;
+mod events;
+mod keys;
+mod load;
+mod records;
+mod writer;
+
+pub use backup::{restore, BackupReport, RestoreError, RestoreReport};
+pub use config::{redact_url, VaultConfig};
+pub use error::VaultError;
+pub use keys::RotationReport;
+pub use load::{LoadOptions, LoadReport};
+pub use records::Stored;
+pub use zorgkluis_audit::{VerifyFailure, VerifyReport};
+pub use zorgkluis_policy::{OperatorPurpose, Principal};
+pub use zorgkluis_store::Dialect;
+
+use std::sync::Arc;
+
+use zorgkluis_audit::Journal;
+use zorgkluis_crypto::{AuditSigner, DataKey, KeyStore};
+use zorgkluis_domain::Clock;
+use zorgkluis_store::{SqlStore, Store};
+
+use writer::Writer;
+
+/// The vault. Cheap to clone.
+#[derive(Clone)]
+pub struct Vault {
+    inner: Arc<Inner>,
+}
+
+struct Inner {
+    store: Arc<dyn Store>,
+    keys: Arc<KeyStore>,
+    index_key: DataKey,
+    signer: Arc<AuditSigner>,
+    writer: Writer,
+    journal: Journal,
+    clock: Arc<dyn Clock>,
+    source: String,
+    database_url: String,
+}
+
+impl std::fmt::Debug for Vault {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "Vault({})", self.inner.store.dialect().name())
+    }
+}
+
+impl Vault {
+    /// Opens (and with `config.create`, initialises) the vault: key store, database,
+    /// audit journal (folding what an earlier run left in it) and the writer.
+    pub async fn open(config: VaultConfig) -> Result<Self, VaultError> {
+        let keys = Arc::new(KeyStore::open(&config.master_key_file, config.create)?);
+        let store: Arc<dyn Store> = Arc::new(SqlStore::connect(&config.database_url).await?);
+        let signer = Arc::new(keys.audit_signer()?);
+        let (journal, recovered, journal_rx) =
+            Journal::open(&config.data_dir.join("audit-journal"), config.journal_fsync)?;
+        let writer = Writer::spawn(
+            store.clone(),
+            signer.clone(),
+            config.clock.clone(),
+            journal.clone(),
+            journal_rx,
+        );
+        let index_key = keys::bootstrap(
+            &store,
+            &keys,
+            &signer,
+            &writer,
+            &*config.clock,
+            &config.source,
+        )
+        .await?;
+        let vault = Self {
+            inner: Arc::new(Inner {
+                store,
+                keys,
+                index_key,
+                signer,
+                writer,
+                journal,
+                clock: config.clock,
+                source: config.source,
+                database_url: config.database_url,
+            }),
+        };
+        vault.fold_recovered(recovered).await?;
+        Ok(vault)
+    }
+
+    async fn fold_recovered(
+        &self,
+        recovered: Vec<zorgkluis_audit::JournaledEvent>,
+    ) -> Result<(), VaultError> {
+        if recovered.is_empty() {
+            self.inner.journal.release_recovered();
+            return Ok(());
+        }
+        let ids: Vec<String> = recovered.iter().map(|e| e.event.event_id.clone()).collect();
+        let mut present = std::collections::HashSet::new();
+        for chunk in ids.chunks(500) {
+            present.extend(self.inner.store.existing_event_ids(chunk).await?);
+        }
+        let missing: Vec<_> = recovered
+            .into_iter()
+            .filter(|e| !present.contains(&e.event.event_id))
+            .map(|e| e.event)
+            .collect();
+        tracing::info!(
+            events = missing.len(),
+            "folding audit events recovered from the journal"
+        );
+        self.inner.writer.fold_now(missing).await?;
+        self.inner.journal.release_recovered();
+        Ok(())
+    }
+
+    /// Which backend the vault runs on.
+    pub fn dialect(&self) -> Dialect {
+        self.inner.store.dialect()
+    }
+
+    /// Waits until every audit event journaled so far is in the database chain.
+    pub async fn flush_audit(&self) -> Result<(), VaultError> {
+        self.inner.writer.flush().await
+    }
+
+    /// Flushes the audit trail and closes the database.
+    pub async fn close(&self) -> Result<(), VaultError> {
+        self.flush_audit().await?;
+        self.inner.store.close().await;
+        Ok(())
+    }
+}
+pub use zorgkluis_audit::{AuditEvent, EventCode as AuditEventCode};
