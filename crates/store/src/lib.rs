@@ -114,6 +114,12 @@ pub trait Store: Send + Sync + 'static {
         id: &str,
     ) -> Result<Option<CurrentRow>, StoreError>;
 
+    /// Current version rows of many resources at once (bulk loads).
+    async fn current_versions(
+        &self,
+        keys: &[(String, String)],
+    ) -> Result<std::collections::HashMap<(String, String), CurrentRow>, StoreError>;
+
     /// A data key row.
     async fn data_key(&self, key_id: &str) -> Result<Option<KeyRow>, StoreError>;
 

@@ -16,6 +16,19 @@ use crate::dialect::{migrations, Dialect};
 use crate::rows::*;
 use crate::{JobError, Store, StoreError};
 
+type Owner = (String, String, Option<String>);
+
+/// Rows a job writes, collected so that they go out in multi-row statements.
+#[derive(Default)]
+struct JobBuffer {
+    live_keys: std::collections::HashSet<String>,
+    versions: Vec<VersionRow>,
+    tokens: Vec<(Owner, (String, Option<String>, String))>,
+    dates: Vec<(Owner, (String, i64, i64))>,
+    refs: Vec<(Owner, (String, String, String))>,
+    blind: Vec<(Owner, (String, Vec<u8>))>,
+}
+
 /// Events after which a checkpoint is signed at the latest.
 const CHECKPOINT_EVERY_EVENTS: i64 = 1000;
 /// Seconds after which a checkpoint is signed when anything was chained.
@@ -192,6 +205,7 @@ impl SqlStore {
         conn: &mut AnyConnection,
         op: &WriteOp,
         now: &str,
+        buf: &mut JobBuffer,
     ) -> Result<(), JobError> {
         match op {
             WriteOp::EnsureKey {
@@ -229,7 +243,7 @@ impl SqlStore {
                 row,
                 expected_current,
                 index,
-            } => self.put_version(conn, row, *expected_current, index).await,
+            } => self.put_version(conn, row, *expected_current, index, buf).await,
             WriteOp::ShredKey { key_id, patient_id } => {
                 sqlx::query(
                     "UPDATE data_keys SET wrapped = NULL, master_key_id = NULL, shredded_at = $2 \
@@ -285,162 +299,136 @@ impl SqlStore {
         row: &VersionRow,
         expected: Option<i64>,
         index: &IndexRows,
+        buf: &mut JobBuffer,
     ) -> Result<(), JobError> {
-        let found: Option<i64> = sqlx::query_scalar(
-            "SELECT version FROM resources WHERE resource_type = $1 AND id = $2",
-        )
-        .bind(&row.resource_type)
-        .bind(&row.id)
-        .fetch_optional(&mut *conn)
-        .await
-        .map_err(db)?;
-        if found != expected || row.version != expected.unwrap_or(0) + 1 {
+        if !buf.live_keys.contains(&row.key_id) {
+            let key_live: Option<i64> = sqlx::query_scalar(
+                "SELECT CASE WHEN wrapped IS NULL THEN 0 ELSE 1 END FROM data_keys WHERE key_id = $1",
+            )
+            .bind(&row.key_id)
+            .fetch_optional(&mut *conn)
+            .await
+            .map_err(db)?;
+            if key_live != Some(1) {
+                return Err(JobError::KeyUnavailable(row.key_id.clone()));
+            }
+            buf.live_keys.insert(row.key_id.clone());
+        }
+        // The version check and the move of the current pointer are one statement: it
+        // changes a row only when the current version is the one the writer based on.
+        let changed = if row.version != expected.unwrap_or(0) + 1 {
+            0
+        } else {
+            match expected {
+                None => sqlx::query(
+                    "INSERT INTO resources (resource_type, id, version, patient_id, deleted, last_updated) \
+                     VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT (resource_type, id) DO NOTHING",
+                )
+                .bind(&row.resource_type)
+                .bind(&row.id)
+                .bind(row.version)
+                .bind(&row.patient_id)
+                .bind(i64::from(row.deleted))
+                .bind(&row.last_updated)
+                .execute(&mut *conn)
+                .await
+                .map_err(db)?
+                .rows_affected(),
+                Some(base) => sqlx::query(
+                    "UPDATE resources SET version = $3, patient_id = $4, deleted = $5, last_updated = $6 \
+                     WHERE resource_type = $1 AND id = $2 AND version = $7",
+                )
+                .bind(&row.resource_type)
+                .bind(&row.id)
+                .bind(row.version)
+                .bind(&row.patient_id)
+                .bind(i64::from(row.deleted))
+                .bind(&row.last_updated)
+                .bind(base)
+                .execute(&mut *conn)
+                .await
+                .map_err(db)?
+                .rows_affected(),
+            }
+        };
+        if changed != 1 {
+            let found: Option<i64> =
+                sqlx::query_scalar("SELECT version FROM resources WHERE resource_type = $1 AND id = $2")
+                    .bind(&row.resource_type)
+                    .bind(&row.id)
+                    .fetch_optional(&mut *conn)
+                    .await
+                    .map_err(db)?;
             return Err(JobError::Conflict {
                 resource: format!("{}/{}", row.resource_type, row.id),
                 expected,
                 found,
             });
         }
-        let key_live: Option<i64> = sqlx::query_scalar(
-            "SELECT CASE WHEN wrapped IS NULL THEN 0 ELSE 1 END FROM data_keys WHERE key_id = $1",
-        )
-        .bind(&row.key_id)
-        .fetch_optional(&mut *conn)
-        .await
-        .map_err(db)?;
-        if key_live != Some(1) {
-            return Err(JobError::KeyUnavailable(row.key_id.clone()));
-        }
-        sqlx::query(
-            "INSERT INTO resource_versions \
-             (resource_type, id, version, patient_id, key_id, last_updated, deleted, body) \
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
-        )
-        .bind(&row.resource_type)
-        .bind(&row.id)
-        .bind(row.version)
-        .bind(&row.patient_id)
-        .bind(&row.key_id)
-        .bind(&row.last_updated)
-        .bind(i64::from(row.deleted))
-        .bind(&row.body)
-        .execute(&mut *conn)
-        .await
-        .map_err(db)?;
-        sqlx::query(
-            "INSERT INTO resources (resource_type, id, version, patient_id, deleted, last_updated) \
-             VALUES ($1, $2, $3, $4, $5, $6) \
-             ON CONFLICT (resource_type, id) DO UPDATE SET version = excluded.version, \
-             patient_id = excluded.patient_id, deleted = excluded.deleted, \
-             last_updated = excluded.last_updated",
-        )
-        .bind(&row.resource_type)
-        .bind(&row.id)
-        .bind(row.version)
-        .bind(&row.patient_id)
-        .bind(i64::from(row.deleted))
-        .bind(&row.last_updated)
-        .execute(&mut *conn)
-        .await
-        .map_err(db)?;
         if expected.is_some() {
             for table in ["idx_token", "idx_date", "idx_ref", "idx_blind"] {
-                sqlx::query(&format!(
-                    "DELETE FROM {table} WHERE resource_type = $1 AND id = $2"
-                ))
-                .bind(&row.resource_type)
-                .bind(&row.id)
-                .execute(&mut *conn)
-                .await
-                .map_err(db)?;
+                sqlx::query(&format!("DELETE FROM {table} WHERE resource_type = $1 AND id = $2"))
+                    .bind(&row.resource_type)
+                    .bind(&row.id)
+                    .execute(&mut *conn)
+                    .await
+                    .map_err(db)?;
             }
         }
-        self.insert_index(conn, row, index).await
+        buf.versions.push(row.clone());
+        let owner = || (row.resource_type.clone(), row.id.clone(), row.patient_id.clone());
+        buf.tokens.extend(index.tokens.iter().map(|t| (owner(), t.clone())));
+        buf.dates.extend(index.dates.iter().map(|d| (owner(), d.clone())));
+        buf.refs.extend(index.refs.iter().map(|r| (owner(), r.clone())));
+        buf.blind.extend(index.blind.iter().map(|b| (owner(), b.clone())));
+        Ok(())
     }
 
-    async fn insert_index(
-        &self,
-        conn: &mut AnyConnection,
-        row: &VersionRow,
-        index: &IndexRows,
-    ) -> Result<(), JobError> {
-        let head = "resource_type, id, patient_id, param";
+    /// Writes what a job buffered: versions and index rows, in multi-row statements.
+    async fn flush(&self, conn: &mut AnyConnection, buf: &mut JobBuffer) -> Result<(), JobError> {
+        let versions = std::mem::take(&mut buf.versions);
         let mut offset = 0;
-        for size in chunk_sizes(index.tokens.len()) {
+        for size in chunk_sizes(versions.len()) {
             let sql = format!(
-                "INSERT INTO idx_token ({head}, system, code) VALUES {}",
-                values_clause(size, 6)
+                "INSERT INTO resource_versions \
+                 (resource_type, id, version, patient_id, key_id, last_updated, deleted, body) VALUES {}",
+                values_clause(size, 8)
             );
             let mut q = sqlx::query(&sql);
-            for (param, system, code) in &index.tokens[offset..offset + size] {
+            for v in &versions[offset..offset + size] {
                 q = q
-                    .bind(&row.resource_type)
-                    .bind(&row.id)
-                    .bind(&row.patient_id)
-                    .bind(param)
-                    .bind(system)
-                    .bind(code);
+                    .bind(&v.resource_type)
+                    .bind(&v.id)
+                    .bind(v.version)
+                    .bind(&v.patient_id)
+                    .bind(&v.key_id)
+                    .bind(&v.last_updated)
+                    .bind(i64::from(v.deleted))
+                    .bind(&v.body);
             }
             q.execute(&mut *conn).await.map_err(db)?;
             offset += size;
         }
-        offset = 0;
-        for size in chunk_sizes(index.dates.len()) {
-            let sql = format!(
-                "INSERT INTO idx_date ({head}, start_s, end_s) VALUES {}",
-                values_clause(size, 6)
-            );
-            let mut q = sqlx::query(&sql);
-            for (param, start, end) in &index.dates[offset..offset + size] {
-                q = q
-                    .bind(&row.resource_type)
-                    .bind(&row.id)
-                    .bind(&row.patient_id)
-                    .bind(param)
-                    .bind(*start)
-                    .bind(*end);
-            }
-            q.execute(&mut *conn).await.map_err(db)?;
-            offset += size;
-        }
-        offset = 0;
-        for size in chunk_sizes(index.refs.len()) {
-            let sql = format!(
-                "INSERT INTO idx_ref ({head}, target_type, target_id) VALUES {}",
-                values_clause(size, 6)
-            );
-            let mut q = sqlx::query(&sql);
-            for (param, tt, tid) in &index.refs[offset..offset + size] {
-                q = q
-                    .bind(&row.resource_type)
-                    .bind(&row.id)
-                    .bind(&row.patient_id)
-                    .bind(param)
-                    .bind(tt)
-                    .bind(tid);
-            }
-            q.execute(&mut *conn).await.map_err(db)?;
-            offset += size;
-        }
-        offset = 0;
-        for size in chunk_sizes(index.blind.len()) {
-            let sql = format!(
-                "INSERT INTO idx_blind ({head}, hash) VALUES {}",
-                values_clause(size, 5)
-            );
-            let mut q = sqlx::query(&sql);
-            for (param, hash) in &index.blind[offset..offset + size] {
-                q = q
-                    .bind(&row.resource_type)
-                    .bind(&row.id)
-                    .bind(&row.patient_id)
-                    .bind(param)
-                    .bind(hash);
-            }
-            q.execute(&mut *conn).await.map_err(db)?;
-            offset += size;
-        }
-        Ok(())
+        let tokens = std::mem::take(&mut buf.tokens);
+        insert_index_rows(conn, "idx_token", "system, code", 6, &tokens, |q, t| {
+            q.bind(t.0.clone()).bind(t.1.clone()).bind(t.2.clone())
+        })
+        .await?;
+        let dates = std::mem::take(&mut buf.dates);
+        insert_index_rows(conn, "idx_date", "start_s, end_s", 6, &dates, |q, d| {
+            q.bind(d.0.clone()).bind(d.1).bind(d.2)
+        })
+        .await?;
+        let refs = std::mem::take(&mut buf.refs);
+        insert_index_rows(conn, "idx_ref", "target_type, target_id", 6, &refs, |q, r| {
+            q.bind(r.0.clone()).bind(r.1.clone()).bind(r.2.clone())
+        })
+        .await?;
+        let blind = std::mem::take(&mut buf.blind);
+        insert_index_rows(conn, "idx_blind", "hash", 5, &blind, |q, b| {
+            q.bind(b.0.clone()).bind(b.1.clone())
+        })
+        .await
     }
 
     async fn insert_events(
@@ -500,12 +488,16 @@ impl SqlStore {
             };
         for job in &batch.jobs {
             conn.execute("SAVEPOINT job").await?;
+            let mut buf = JobBuffer::default();
             let mut outcome = Ok(());
             for op in &job.ops {
-                if let Err(e) = self.apply(conn, op, now).await {
+                if let Err(e) = self.apply(conn, op, now, &mut buf).await {
                     outcome = Err(e);
                     break;
                 }
+            }
+            if outcome.is_ok() {
+                outcome = self.flush(conn, &mut buf).await;
             }
             match outcome {
                 Ok(()) => {
@@ -739,6 +731,47 @@ impl Store for SqlStore {
         .transpose()
     }
 
+    async fn current_versions(
+        &self,
+        keys: &[(String, String)],
+    ) -> Result<std::collections::HashMap<(String, String), CurrentRow>, StoreError> {
+        let wanted: std::collections::HashSet<&(String, String)> = keys.iter().collect();
+        let mut ids: Vec<&str> = keys.iter().map(|(_, id)| id.as_str()).collect();
+        ids.sort_unstable();
+        ids.dedup();
+        let mut out = std::collections::HashMap::new();
+        for size in chunk_sizes(ids.len()).into_iter().scan(0usize, |at, n| {
+            let range = *at..*at + n;
+            *at += n;
+            Some(range)
+        }) {
+            let chunk = &ids[size];
+            let placeholders: Vec<String> = (1..=chunk.len()).map(|i| format!("${i}")).collect();
+            let sql = format!(
+                "SELECT resource_type, id, version, deleted, patient_id FROM resources WHERE id IN ({})",
+                placeholders.join(", ")
+            );
+            let mut q = sqlx::query(&sql);
+            for id in chunk {
+                q = q.bind(*id);
+            }
+            for r in q.fetch_all(&self.pool).await? {
+                let key: (String, String) = (r.try_get(0)?, r.try_get(1)?);
+                if wanted.contains(&key) {
+                    out.insert(
+                        key,
+                        CurrentRow {
+                            version: r.try_get(2)?,
+                            deleted: r.try_get::<i64, _>(3)? != 0,
+                            patient_id: r.try_get(4)?,
+                        },
+                    );
+                }
+            }
+        }
+        Ok(out)
+    }
+
     async fn data_key(&self, key_id: &str) -> Result<Option<KeyRow>, StoreError> {
         let row = sqlx::query(
             "SELECT key_id, patient_id, master_key_id, wrapped, shredded_at FROM data_keys WHERE key_id = $1",
@@ -935,4 +968,32 @@ mod tests {
             assert!(c.iter().all(|s| [64, 16, 4, 1].contains(s)));
         }
     }
+}
+
+type AnyQuery<'q> = sqlx::query::Query<'q, sqlx::Any, sqlx::any::AnyArguments<'q>>;
+
+/// Inserts index rows `(owner, value)` into `table` in multi-row statements; `bind` binds
+/// the columns after the common `resource_type, id, patient_id, param`… of each value.
+async fn insert_index_rows<'r, T>(
+    conn: &mut AnyConnection,
+    table: &str,
+    columns: &str,
+    width: usize,
+    rows: &'r [(Owner, T)],
+    bind: impl for<'q> Fn(AnyQuery<'q>, &'r T) -> AnyQuery<'q>,
+) -> Result<(), JobError> {
+    let mut offset = 0;
+    for size in chunk_sizes(rows.len()) {
+        let sql = format!(
+            "INSERT INTO {table} (resource_type, id, patient_id, param, {columns}) VALUES {}",
+            values_clause(size, width)
+        );
+        let mut q = sqlx::query(&sql);
+        for ((rt, id, patient), value) in &rows[offset..offset + size] {
+            q = bind(q.bind(rt.clone()).bind(id.clone()).bind(patient.clone()), value);
+        }
+        q.execute(&mut *conn).await.map_err(db)?;
+        offset += size;
+    }
+    Ok(())
 }

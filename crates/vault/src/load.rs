@@ -127,33 +127,40 @@ impl Vault {
         if !issues.is_empty() {
             return Err(VaultError::Invalid(issues));
         }
-        let in_load: HashSet<(&str, &str)> = planned
+        // One lookup for everything this load touches: its own resources and the
+        // resources they refer to.
+        let in_load: HashSet<(&str, &str)> = planned.iter().map(|p| (p.rt.as_str(), p.id.as_str())).collect();
+        let mut lookup: Vec<(String, String)> = planned
             .iter()
-            .map(|p| (p.rt.as_str(), p.id.as_str()))
+            .map(|p| (p.rt.as_str().to_owned(), p.id.clone()))
             .collect();
-        let mut checked: HashSet<(String, String)> = HashSet::new();
-        for (i, p) in planned.iter().enumerate() {
+        let mut refs_of: Vec<Vec<(String, String, String)>> = Vec::with_capacity(planned.len());
+        for p in &planned {
+            let mut mine = Vec::new();
             for r in zorgkluis_fhir::references(&p.resource) {
                 if let zorgkluis_fhir::RefTarget::Local { rtype, id, .. } = &r.target {
-                    let key = (rtype.as_str().to_owned(), id.clone());
-                    if in_load.contains(&(rtype.as_str(), id.as_str())) || checked.contains(&key) {
-                        continue;
+                    if !in_load.contains(&(rtype.as_str(), id.as_str())) {
+                        lookup.push((rtype.as_str().to_owned(), id.clone()));
+                        mine.push((r.path.clone(), rtype.as_str().to_owned(), id.clone()));
                     }
-                    let exists = self
-                        .inner
-                        .store
-                        .current_version(rtype.as_str(), id)
-                        .await?
-                        .is_some_and(|c| !c.deleted);
-                    if exists {
-                        checked.insert(key);
-                    } else {
-                        issues.push(issue(
-                            IssueCode::NotFound,
-                            format!("entry[{i}].{}.{}", p.rt.as_str(), r.path),
-                            format!("reference to {} that does not exist", rtype.as_str()),
-                        ));
-                    }
+                }
+            }
+            refs_of.push(mine);
+        }
+        lookup.sort();
+        lookup.dedup();
+        let current = self.inner.store.current_versions(&lookup).await?;
+        for (i, (p, refs)) in planned.iter().zip(&refs_of).enumerate() {
+            for (path, rtype, id) in refs {
+                let exists = current
+                    .get(&(rtype.clone(), id.clone()))
+                    .is_some_and(|c| !c.deleted);
+                if !exists {
+                    issues.push(issue(
+                        IssueCode::NotFound,
+                        format!("entry[{i}].{}.{path}", p.rt.as_str()),
+                        format!("reference to {rtype} that does not exist"),
+                    ));
                 }
             }
         }

@@ -54,7 +54,7 @@ fn secrets(resources: &[Value]) -> Vec<String> {
 fn find_any(haystack: &[u8], needles: &[String]) -> Vec<String> {
     needles
         .iter()
-        .filter(|n| haystack.windows(n.len()).any(|w| w == n.as_bytes()))
+        .filter(|n| memchr::memmem::find(haystack, n.as_bytes()).is_some())
         .cloned()
         .collect()
 }
