@@ -40,6 +40,7 @@ pub async fn run(vault: &Vault, patients: u32, seed: u64) -> Result<LoadReport> 
     let dir = Arc::new(zorgkluis_demo::directory(seed));
     let options = LoadOptions {
         skip_existing: true,
+        allow_dangling: false,
     };
     let mut directory: Vec<serde_json::Value> = Vec::new();
     directory.extend(dir.organisations.iter().cloned());

@@ -1,6 +1,7 @@
 //! `zorgkluis`: parse arguments, load settings, call the library.
 
 mod bench;
+mod exchange;
 mod generate;
 mod settings;
 
@@ -66,6 +67,25 @@ enum Command {
     Keys {
         #[command(subcommand)]
         command: KeysCommand,
+    },
+    /// Import FHIR R4 bundles (transaction, batch, collection) and resources from files
+    /// and directories.
+    Import {
+        /// Files or directories (every *.json below them).
+        #[arg(required = true)]
+        paths: Vec<std::path::PathBuf>,
+    },
+    /// Export one patient's whole record as a FHIR collection Bundle.
+    Export {
+        /// The patient's id.
+        #[arg(long, conflicts_with = "identifier")]
+        patient: Option<String>,
+        /// An identifier of the patient: SYSTEM|VALUE (e.g. http://fhir.nl/fhir/NamingSystem/bsn|999996708).
+        #[arg(long)]
+        identifier: Option<String>,
+        /// Write to FILE instead of standard output.
+        #[arg(long)]
+        out: Option<std::path::PathBuf>,
     },
     /// Write a consistent backup of the (running) vault to FILE; the key store is not in it.
     Backup {
@@ -268,6 +288,23 @@ async fn run(cli: Cli) -> Result<std::process::ExitCode> {
             vault.shred_patient(&principal, &patient).await?;
             vault.close().await?;
             println!("data key of patient {patient} destroyed; the key destruction is in the audit trail");
+        }
+        Command::Import { paths } => {
+            let vault = open_vault(&settings, true).await?;
+            let ok = exchange::import(&vault, &paths).await?;
+            vault.close().await?;
+            if !ok {
+                return Ok(std::process::ExitCode::FAILURE);
+            }
+        }
+        Command::Export {
+            patient,
+            identifier,
+            out,
+        } => {
+            let vault = open_vault(&settings, false).await?;
+            exchange::export(&vault, patient, identifier, out).await?;
+            vault.close().await?;
         }
         Command::Backup { file } => {
             let vault = open_vault(&settings, false).await?;

@@ -1,16 +1,22 @@
-//! The Patient compartment of FHIR R4
-//! (<http://hl7.org/fhir/R4/compartmentdefinition-patient.html>): for each resource type,
-//! the elements whose references put a resource in a patient's compartment.
+//! The Patient compartment of FHIR R4: which resources belong to one patient's record.
+//!
+//! Source: the CompartmentDefinition "patient" of FHIR R4 4.0.1
+//! (<http://hl7.org/fhir/R4/compartmentdefinition-patient.html>), with each search parameter
+//! resolved to the element path of its R4 SearchParameter expression
+//! (e.g. Condition `patient` = `Condition.subject.where(resolve() is Patient)` → `subject`).
+//! A `where(resolve() is Patient)` filter is applied by only counting references whose
+//! target is a Patient.
 
 use serde_json::Value;
 
 use crate::reference::{parse_reference, RefTarget};
 use crate::types::ResourceType;
 
-/// Why a compartment could not be determined.
+/// Why the compartment of a resource cannot be determined.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum CompartmentError {
-    /// The resource references two different patients through compartment elements.
+    /// Compartment elements refer to two different patients. Zorgkluis keeps every
+    /// resource in at most one patient's record.
     #[error("the resource refers to more than one patient; a resource belongs to at most one patient's record")]
     MultiplePatients,
     /// A Patient without an id.
@@ -18,111 +24,254 @@ pub enum CompartmentError {
     MissingId,
 }
 
-/// Element paths (dotted; a step over an array means every element) per resource type,
-/// from the R4 CompartmentDefinition "patient" (search parameters resolved to elements).
+/// The R4 patient-compartment search parameters of a resource type, each as
+/// `(parameter, element path)`; a parameter with two paths appears twice.
+pub fn patient_compartment_params(rt: ResourceType) -> &'static [(&'static str, &'static str)] {
+    match rt.as_str() {
+        "Account" => &[("subject", "subject")],
+        "AdverseEvent" => &[("subject", "subject")],
+        "AllergyIntolerance" => &[
+            ("patient", "patient"),
+            ("recorder", "recorder"),
+            ("asserter", "asserter"),
+        ],
+        "Appointment" => &[("actor", "participant.actor")],
+        "AppointmentResponse" => &[("actor", "actor")],
+        "AuditEvent" => &[("patient", "agent.who"), ("patient", "entity.what")],
+        "Basic" => &[("patient", "subject"), ("author", "author")],
+        "BodyStructure" => &[("patient", "patient")],
+        "CarePlan" => &[
+            ("patient", "subject"),
+            ("performer", "activity.detail.performer"),
+        ],
+        "CareTeam" => &[
+            ("patient", "subject"),
+            ("participant", "participant.member"),
+        ],
+        "ChargeItem" => &[("subject", "subject")],
+        "Claim" => &[("patient", "patient"), ("payee", "payee.party")],
+        "ClaimResponse" => &[("patient", "patient")],
+        "ClinicalImpression" => &[("subject", "subject")],
+        "Communication" => &[
+            ("subject", "subject"),
+            ("sender", "sender"),
+            ("recipient", "recipient"),
+        ],
+        "CommunicationRequest" => &[
+            ("subject", "subject"),
+            ("sender", "sender"),
+            ("recipient", "recipient"),
+            ("requester", "requester"),
+        ],
+        "Composition" => &[
+            ("subject", "subject"),
+            ("author", "author"),
+            ("attester", "attester.party"),
+        ],
+        "Condition" => &[("patient", "subject"), ("asserter", "asserter")],
+        "Consent" => &[("patient", "patient")],
+        "Coverage" => &[
+            ("policy-holder", "policyHolder"),
+            ("subscriber", "subscriber"),
+            ("beneficiary", "beneficiary"),
+            ("payor", "payor"),
+        ],
+        "CoverageEligibilityRequest" => &[("patient", "patient")],
+        "CoverageEligibilityResponse" => &[("patient", "patient")],
+        "DetectedIssue" => &[("patient", "patient")],
+        "DeviceRequest" => &[("subject", "subject"), ("performer", "performer")],
+        "DeviceUseStatement" => &[("subject", "subject")],
+        "DiagnosticReport" => &[("subject", "subject")],
+        "DocumentManifest" => &[
+            ("subject", "subject"),
+            ("author", "author"),
+            ("recipient", "recipient"),
+        ],
+        "DocumentReference" => &[("subject", "subject"), ("author", "author")],
+        "Encounter" => &[("patient", "subject")],
+        "EnrollmentRequest" => &[("subject", "candidate")],
+        "EpisodeOfCare" => &[("patient", "patient")],
+        "ExplanationOfBenefit" => &[("patient", "patient"), ("payee", "payee.party")],
+        "FamilyMemberHistory" => &[("patient", "patient")],
+        "Flag" => &[("patient", "subject")],
+        "Goal" => &[("patient", "subject")],
+        "Group" => &[("member", "member.entity")],
+        "ImagingStudy" => &[("patient", "subject")],
+        "Immunization" => &[("patient", "patient")],
+        "ImmunizationEvaluation" => &[("patient", "patient")],
+        "ImmunizationRecommendation" => &[("patient", "patient")],
+        "Invoice" => &[
+            ("subject", "subject"),
+            ("patient", "subject"),
+            ("recipient", "recipient"),
+        ],
+        "List" => &[("subject", "subject"), ("source", "source")],
+        "MeasureReport" => &[("patient", "subject")],
+        "Media" => &[("subject", "subject")],
+        "MedicationAdministration" => &[
+            ("patient", "subject"),
+            ("performer", "performer.actor"),
+            ("subject", "subject"),
+        ],
+        "MedicationDispense" => &[
+            ("subject", "subject"),
+            ("patient", "subject"),
+            ("receiver", "receiver"),
+        ],
+        "MedicationRequest" => &[("subject", "subject")],
+        "MedicationStatement" => &[("subject", "subject")],
+        "MolecularSequence" => &[("patient", "patient")],
+        "NutritionOrder" => &[("patient", "patient")],
+        "Observation" => &[("subject", "subject"), ("performer", "performer")],
+        "Patient" => &[("link", "link.other")],
+        "Person" => &[("patient", "link.target")],
+        "Procedure" => &[("patient", "subject"), ("performer", "performer.actor")],
+        "Provenance" => &[("patient", "target")],
+        "QuestionnaireResponse" => &[("subject", "subject"), ("author", "author")],
+        "RelatedPerson" => &[("patient", "patient")],
+        "RequestGroup" => &[
+            ("subject", "subject"),
+            ("participant", "action.participant"),
+        ],
+        "ResearchSubject" => &[("individual", "individual")],
+        "RiskAssessment" => &[("subject", "subject")],
+        "Schedule" => &[("actor", "actor")],
+        "ServiceRequest" => &[("subject", "subject"), ("performer", "performer")],
+        "Specimen" => &[("subject", "subject")],
+        "SupplyDelivery" => &[("patient", "patient")],
+        "SupplyRequest" => &[("subject", "deliverTo")],
+        "VisionPrescription" => &[("patient", "patient")],
+        _ => &[],
+    }
+}
+
+/// The element paths (dotted; a step over an array means every element) whose references
+/// put a resource of this type in a patient's compartment: the distinct paths of
+/// [`patient_compartment_params`]. Empty for types that are never in the compartment.
+/// For Patient this is `link.other`; a Patient is also in its own compartment.
 pub fn patient_compartment_paths(rt: ResourceType) -> &'static [&'static str] {
     match rt.as_str() {
-        "Account" => &["subject"],
-        "AdverseEvent" => &["subject"],
+        "Account"
+        | "AdverseEvent"
+        | "ChargeItem"
+        | "ClinicalImpression"
+        | "DeviceUseStatement"
+        | "DiagnosticReport"
+        | "Encounter"
+        | "Flag"
+        | "Goal"
+        | "ImagingStudy"
+        | "MeasureReport"
+        | "Media"
+        | "MedicationRequest"
+        | "MedicationStatement"
+        | "RiskAssessment"
+        | "Specimen" => &["subject"],
+        "BodyStructure"
+        | "ClaimResponse"
+        | "Consent"
+        | "CoverageEligibilityRequest"
+        | "CoverageEligibilityResponse"
+        | "DetectedIssue"
+        | "EpisodeOfCare"
+        | "FamilyMemberHistory"
+        | "Immunization"
+        | "ImmunizationEvaluation"
+        | "ImmunizationRecommendation"
+        | "MolecularSequence"
+        | "NutritionOrder"
+        | "RelatedPerson"
+        | "SupplyDelivery"
+        | "VisionPrescription" => &["patient"],
         "AllergyIntolerance" => &["patient", "recorder", "asserter"],
         "Appointment" => &["participant.actor"],
-        "AppointmentResponse" => &["actor"],
+        "AppointmentResponse" | "Schedule" => &["actor"],
         "AuditEvent" => &["agent.who", "entity.what"],
         "Basic" => &["subject", "author"],
-        "BodyStructure" => &["patient"],
         "CarePlan" => &["subject", "activity.detail.performer"],
         "CareTeam" => &["subject", "participant.member"],
-        "ChargeItem" => &["subject"],
-        "Claim" => &["patient", "payee.party"],
-        "ClaimResponse" => &["patient"],
-        "ClinicalImpression" => &["subject"],
+        "Claim" | "ExplanationOfBenefit" => &["patient", "payee.party"],
         "Communication" => &["subject", "sender", "recipient"],
         "CommunicationRequest" => &["subject", "sender", "recipient", "requester"],
         "Composition" => &["subject", "author", "attester.party"],
         "Condition" => &["subject", "asserter"],
-        "Consent" => &["patient"],
         "Coverage" => &["policyHolder", "subscriber", "beneficiary", "payor"],
-        "CoverageEligibilityRequest" => &["patient"],
-        "CoverageEligibilityResponse" => &["patient"],
-        "DetectedIssue" => &["patient"],
-        "DeviceRequest" => &["subject", "performer"],
-        "DeviceUseStatement" => &["subject"],
-        "DiagnosticReport" => &["subject"],
+        "DeviceRequest" | "Observation" | "ServiceRequest" => &["subject", "performer"],
         "DocumentManifest" => &["subject", "author", "recipient"],
-        "DocumentReference" => &["subject", "author"],
-        "Encounter" => &["subject"],
+        "DocumentReference" | "QuestionnaireResponse" => &["subject", "author"],
         "EnrollmentRequest" => &["candidate"],
-        "EpisodeOfCare" => &["patient"],
-        "ExplanationOfBenefit" => &["patient", "payee.party"],
-        "FamilyMemberHistory" => &["patient"],
-        "Flag" => &["subject"],
-        "Goal" => &["subject"],
         "Group" => &["member.entity"],
-        "ImagingStudy" => &["subject"],
-        "Immunization" => &["patient"],
-        "ImmunizationEvaluation" => &["patient"],
-        "ImmunizationRecommendation" => &["patient"],
         "Invoice" => &["subject", "recipient"],
         "List" => &["subject", "source"],
-        "MeasureReport" => &["subject"],
-        "Media" => &["subject"],
         "MedicationAdministration" => &["subject", "performer.actor"],
         "MedicationDispense" => &["subject", "receiver"],
-        "MedicationRequest" => &["subject"],
-        "MedicationStatement" => &["subject"],
-        "MolecularSequence" => &["patient"],
-        "NutritionOrder" => &["patient"],
-        "Observation" => &["subject", "performer"],
         "Patient" => &["link.other"],
         "Person" => &["link.target"],
         "Procedure" => &["subject", "performer.actor"],
         "Provenance" => &["target"],
-        "QuestionnaireResponse" => &["subject", "author"],
-        "RelatedPerson" => &["patient"],
         "RequestGroup" => &["subject", "action.participant"],
         "ResearchSubject" => &["individual"],
-        "RiskAssessment" => &["subject"],
-        "Schedule" => &["actor"],
-        "ServiceRequest" => &["subject", "performer"],
-        "Specimen" => &["subject"],
-        "SupplyDelivery" => &["patient"],
-        "SupplyRequest" => &["requester"],
-        "VisionPrescription" => &["patient"],
+        "SupplyRequest" => &["deliverTo"],
         _ => &[],
     }
 }
 
 /// Whether resources of this type can be in a patient's compartment.
 pub fn is_in_patient_compartment(rt: ResourceType) -> bool {
-    rt == ResourceType::PATIENT || !patient_compartment_paths(rt).is_empty()
+    !patient_compartment_paths(rt).is_empty()
 }
 
-/// Collects the `reference` strings found at a dotted path.
-pub(crate) fn references_at<'a>(value: &'a Value, path: &str, out: &mut Vec<&'a str>) {
+/// Calls `f` with every Reference object found at a dotted path.
+pub(crate) fn reference_objects_at<'a>(
+    value: &'a Value,
+    path: &str,
+    f: &mut dyn FnMut(&'a serde_json::Map<String, Value>),
+) {
     let (head, rest) = match path.split_once('.') {
         Some((h, r)) => (h, Some(r)),
         None => (path, None),
     };
-    let Some(next) = value.get(head) else { return };
-    let items: Vec<&Value> = match next {
-        Value::Array(a) => a.iter().collect(),
-        other => vec![other],
+    let next = match value.get(head) {
+        Some(v) => v,
+        None => return,
+    };
+    let items = match next {
+        Value::Array(a) => a.as_slice(),
+        other => std::slice::from_ref(other),
     };
     for item in items {
         match rest {
-            Some(r) => references_at(item, r, out),
+            Some(r) => reference_objects_at(item, r, f),
             None => {
-                if let Some(s) = item.get("reference").and_then(Value::as_str) {
-                    out.push(s);
+                if let Value::Object(obj) = item {
+                    if obj.get("reference").is_some_and(Value::is_string) {
+                        f(obj);
+                    }
                 }
             }
         }
     }
 }
 
-/// The patient whose compartment the resource is in: the Patient's own id, or the id of
-/// the one patient its compartment elements refer to (`Patient/{id}`, also as an absolute
-/// URL). `None` when no compartment element refers to a patient.
+/// The patient id a reference string names: `Patient/{id}`, `Patient/{id}/_history/n`, or
+/// an absolute URL ending so.
+fn patient_id_of(raw: &str) -> Option<String> {
+    let target = parse_reference(raw).ok()?;
+    match target.type_and_id() {
+        Some((rt, id)) if rt == ResourceType::PATIENT => Some(id.to_owned()),
+        _ => None,
+    }
+}
+
+/// The patient whose compartment the resource is in.
+///
+/// - Patient: its own id (`Err(MissingId)` without one).
+/// - A compartment type: the id of the Patient referenced at its compartment paths, as
+///   `Patient/{id}` or an absolute URL ending in `/Patient/{id}` (`/_history/n` ignored).
+///   `None` when none of them refers to a Patient (e.g. only `urn:uuid:` references, which
+///   the caller resolves with [`compartment_reference`]); `Err(MultiplePatients)` when two
+///   different patients are referenced.
+/// - Any other type: `None`.
 pub fn compartment_patient(
     rt: ResourceType,
     resource: &Value,
@@ -135,45 +284,87 @@ pub fn compartment_patient(
             .ok_or(CompartmentError::MissingId);
     }
     let mut found: Option<String> = None;
-    let mut refs = Vec::new();
+    let mut conflict = false;
     for path in patient_compartment_paths(rt) {
-        references_at(resource, path, &mut refs);
-    }
-    for raw in refs {
-        if let Ok(RefTarget::Local { rtype, id, .. }) = parse_reference(raw) {
-            if rtype == ResourceType::PATIENT {
-                match &found {
-                    Some(f) if *f != id => return Err(CompartmentError::MultiplePatients),
-                    _ => found = Some(id),
-                }
+        reference_objects_at(resource, path, &mut |obj| {
+            let Some(id) = obj
+                .get("reference")
+                .and_then(Value::as_str)
+                .and_then(patient_id_of)
+            else {
+                return;
+            };
+            match &found {
+                Some(f) if *f != id => conflict = true,
+                Some(_) => {}
+                None => found = Some(id),
             }
-        }
+        });
     }
-    Ok(found)
+    if conflict {
+        Err(CompartmentError::MultiplePatients)
+    } else {
+        Ok(found)
+    }
 }
 
-/// The raw reference strings through which a resource is in a patient's compartment:
-/// `Patient/{id}` references, and `urn:uuid:` references at patient-only elements
-/// (`subject`, `patient`, `beneficiary`, `individual`, `candidate`) whose target type the
-/// caller resolves within a bundle.
-pub fn compartment_references(rt: ResourceType, resource: &Value) -> Vec<String> {
-    let mut refs = Vec::new();
-    for path in patient_compartment_paths(rt) {
-        let mut here = Vec::new();
-        references_at(resource, path, &mut here);
-        for raw in here {
-            match parse_reference(raw) {
-                Ok(RefTarget::Local { rtype, .. }) if rtype == ResourceType::PATIENT => {
-                    refs.push(raw.to_owned())
-                }
-                Ok(RefTarget::Urn(_)) => refs.push(raw.to_owned()),
-                _ => {}
-            }
-        }
+/// Last path steps whose element can only, or primarily, refer to the patient.
+const PATIENT_ELEMENTS: &[&str] = &[
+    "patient",
+    "subject",
+    "beneficiary",
+    "individual",
+    "candidate",
+];
+
+/// The raw reference string through which a resource is in a patient's compartment, for
+/// callers that still have to resolve it (importing a Bundle whose entries refer to each
+/// other by `urn:uuid:`).
+///
+/// The rule: at the type's compartment paths, a reference qualifies when it names a
+/// Patient (`Patient/{id}`, also absolute), or when it is a `urn:` reference and either its
+/// Reference has `"type": "Patient"` or its element is a patient element (`patient`,
+/// `subject`, `beneficiary`, `individual`, `candidate`). A `urn:` reference in `subject`
+/// may still resolve to a Group or Device: the caller checks the resolved type.
+/// Two qualifying references that differ (after reducing `Patient` URLs to `Patient/{id}`)
+/// give `Err(MultiplePatients)`. For a Patient: `Patient/{id}` of its own id.
+pub fn compartment_reference(
+    rt: ResourceType,
+    resource: &Value,
+) -> Result<Option<String>, CompartmentError> {
+    if rt == ResourceType::PATIENT {
+        return compartment_patient(rt, resource).map(|id| id.map(|id| format!("Patient/{id}")));
     }
-    refs.sort();
-    refs.dedup();
-    refs
+    let mut found: Option<(String, String)> = None; // (key, raw)
+    let mut conflict = false;
+    for path in patient_compartment_paths(rt) {
+        let element = path.rsplit('.').next().unwrap_or(path);
+        let patient_element = PATIENT_ELEMENTS.contains(&element);
+        reference_objects_at(resource, path, &mut |obj| {
+            let Some(raw) = obj.get("reference").and_then(Value::as_str) else {
+                return;
+            };
+            let key = if let Some(id) = patient_id_of(raw) {
+                format!("Patient/{id}")
+            } else if matches!(parse_reference(raw), Ok(RefTarget::Urn(_)))
+                && (patient_element || obj.get("type").and_then(Value::as_str) == Some("Patient"))
+            {
+                raw.to_owned()
+            } else {
+                return;
+            };
+            match &found {
+                Some((k, _)) if *k != key => conflict = true,
+                Some(_) => {}
+                None => found = Some((key, raw.to_owned())),
+            }
+        });
+    }
+    if conflict {
+        Err(CompartmentError::MultiplePatients)
+    } else {
+        Ok(found.map(|(_, raw)| raw))
+    }
 }
 
 #[cfg(test)]
@@ -185,41 +376,181 @@ mod tests {
         ResourceType::parse(s).unwrap()
     }
 
+    /// The resources the R4 definition lists as never in the compartment.
+    const NEVER: &[&str] = &[
+        "ActivityDefinition",
+        "Binary",
+        "BiologicallyDerivedProduct",
+        "Bundle",
+        "CapabilityStatement",
+        "CatalogEntry",
+        "ChargeItemDefinition",
+        "CodeSystem",
+        "CompartmentDefinition",
+        "ConceptMap",
+        "Contract",
+        "Device",
+        "DeviceDefinition",
+        "DeviceMetric",
+        "EffectEvidenceSynthesis",
+        "Endpoint",
+        "EnrollmentResponse",
+        "EventDefinition",
+        "Evidence",
+        "EvidenceVariable",
+        "ExampleScenario",
+        "GraphDefinition",
+        "GuidanceResponse",
+        "HealthcareService",
+        "ImplementationGuide",
+        "InsurancePlan",
+        "Library",
+        "Linkage",
+        "Location",
+        "Measure",
+        "Medication",
+        "MedicationKnowledge",
+        "MedicinalProduct",
+        "MedicinalProductAuthorization",
+        "MedicinalProductContraindication",
+        "MedicinalProductIndication",
+        "MedicinalProductIngredient",
+        "MedicinalProductInteraction",
+        "MedicinalProductManufactured",
+        "MedicinalProductPackaged",
+        "MedicinalProductPharmaceutical",
+        "MedicinalProductUndesirableEffect",
+        "MessageDefinition",
+        "MessageHeader",
+        "NamingSystem",
+        "ObservationDefinition",
+        "OperationDefinition",
+        "OperationOutcome",
+        "Organization",
+        "OrganizationAffiliation",
+        "PaymentNotice",
+        "PaymentReconciliation",
+        "PlanDefinition",
+        "Practitioner",
+        "PractitionerRole",
+        "Questionnaire",
+        "ResearchDefinition",
+        "ResearchElementDefinition",
+        "ResearchStudy",
+        "RiskEvidenceSynthesis",
+        "SearchParameter",
+        "Slot",
+        "SpecimenDefinition",
+        "StructureDefinition",
+        "StructureMap",
+        "Subscription",
+        "Substance",
+        "SubstanceNucleicAcid",
+        "SubstancePolymer",
+        "SubstanceProtein",
+        "SubstanceReferenceInformation",
+        "SubstanceSourceMaterial",
+        "SubstanceSpecification",
+        "Task",
+        "TerminologyCapabilities",
+        "TestReport",
+        "TestScript",
+        "ValueSet",
+        "VerificationResult",
+    ];
+
     #[test]
-    fn every_named_type_exists() {
+    fn the_table_covers_every_r4_type_as_the_definition_does() {
+        let mut inside = 0;
         for t in ResourceType::all() {
-            let _ = patient_compartment_paths(t);
+            let never = NEVER.contains(&t.as_str()) || t.as_str() == "Parameters";
+            assert_eq!(is_in_patient_compartment(t), !never, "{t}");
+            inside += usize::from(!never);
+            // The paths are exactly the distinct paths of the parameters.
+            let mut from_params: Vec<&str> = patient_compartment_params(t)
+                .iter()
+                .map(|(_, p)| *p)
+                .collect();
+            from_params.dedup();
+            from_params.sort_unstable();
+            from_params.dedup();
+            let mut paths = patient_compartment_paths(t).to_vec();
+            paths.sort_unstable();
+            assert_eq!(paths, from_params, "{t}");
         }
-        assert!(is_in_patient_compartment(rt("Observation")));
-        assert!(!is_in_patient_compartment(rt("Organization")));
-        assert!(!is_in_patient_compartment(rt("Practitioner")));
+        assert_eq!(inside, 66, "the R4 definition lists 66 compartment types");
+        assert_eq!(
+            patient_compartment_paths(rt("SupplyRequest")),
+            ["deliverTo"]
+        );
     }
 
     #[test]
     fn compartment_comes_from_patient_references() {
         let obs = json!({"resourceType": "Observation", "subject": {"reference": "Patient/p1"},
-                         "performer": [{"reference": "Practitioner/d1"}]});
+                         "performer": [{"reference": "Practitioner/d1"}, {"reference": "Patient/p1"}]});
         assert_eq!(
-            compartment_patient(rt("Observation"), &obs)
-                .unwrap()
-                .as_deref(),
-            Some("p1")
+            compartment_patient(ResourceType::OBSERVATION, &obs),
+            Ok(Some("p1".into()))
         );
-        let team = json!({"resourceType": "CareTeam", "participant": [{"member": {"reference": "http://x/fhir/Patient/p2/_history/3"}}]});
+        let team = json!({"resourceType": "CareTeam", "participant": [{"member": {"reference": "Practitioner/x"}},
+            {"member": {"reference": "http://x/fhir/Patient/p2/_history/3"}}]});
         assert_eq!(
-            compartment_patient(rt("CareTeam"), &team)
-                .unwrap()
-                .as_deref(),
-            Some("p2")
+            compartment_patient(rt("CareTeam"), &team),
+            Ok(Some("p2".into()))
         );
-        let org = json!({"resourceType": "Organization", "id": "o"});
-        assert_eq!(compartment_patient(rt("Organization"), &org).unwrap(), None);
-        let pat = json!({"resourceType": "Patient", "id": "me"});
+        let claim = json!({"resourceType": "Claim", "patient": {"reference": "Patient/p3"}, "payee": {"party": {"reference": "Patient/p3"}}});
         assert_eq!(
-            compartment_patient(ResourceType::PATIENT, &pat)
-                .unwrap()
-                .as_deref(),
-            Some("me")
+            compartment_patient(rt("Claim"), &claim),
+            Ok(Some("p3".into()))
+        );
+        let prov = json!({"resourceType": "Provenance", "target": [{"reference": "Observation/o"}, {"reference": "Patient/p4"}]});
+        assert_eq!(
+            compartment_patient(rt("Provenance"), &prov),
+            Ok(Some("p4".into()))
+        );
+        let group =
+            json!({"resourceType": "Group", "member": [{"entity": {"reference": "Patient/p5"}}]});
+        assert_eq!(
+            compartment_patient(rt("Group"), &group),
+            Ok(Some("p5".into()))
+        );
+    }
+
+    #[test]
+    fn resources_outside_the_compartment_or_without_patient_have_none() {
+        let org = json!({"resourceType": "Organization", "id": "o", "partOf": {"reference": "Patient/p"}});
+        assert_eq!(
+            compartment_patient(ResourceType::ORGANIZATION, &org),
+            Ok(None)
+        );
+        let obs = json!({"resourceType": "Observation", "subject": {"reference": "Group/g"},
+            "encounter": {"reference": "Patient/not-a-compartment-path"}});
+        assert_eq!(
+            compartment_patient(ResourceType::OBSERVATION, &obs),
+            Ok(None)
+        );
+        let junk = json!({"resourceType": "Observation", "subject": "Patient/p", "performer": [1, null, {"reference": 3}]});
+        assert_eq!(
+            compartment_patient(ResourceType::OBSERVATION, &junk),
+            Ok(None)
+        );
+    }
+
+    #[test]
+    fn a_patient_is_its_own_compartment() {
+        let pat = json!({"resourceType": "Patient", "id": "me", "link": [{"other": {"reference": "Patient/other"}}]});
+        assert_eq!(
+            compartment_patient(ResourceType::PATIENT, &pat),
+            Ok(Some("me".into()))
+        );
+        assert_eq!(
+            compartment_reference(ResourceType::PATIENT, &pat),
+            Ok(Some("Patient/me".into()))
+        );
+        assert_eq!(
+            compartment_patient(ResourceType::PATIENT, &json!({"resourceType": "Patient"})),
+            Err(CompartmentError::MissingId)
         );
     }
 
@@ -228,14 +559,38 @@ mod tests {
         let obs = json!({"resourceType": "Observation", "subject": {"reference": "Patient/p1"},
                          "performer": [{"reference": "Patient/p2"}]});
         assert_eq!(
-            compartment_patient(rt("Observation"), &obs),
+            compartment_patient(ResourceType::OBSERVATION, &obs),
+            Err(CompartmentError::MultiplePatients)
+        );
+        assert_eq!(
+            compartment_reference(ResourceType::OBSERVATION, &obs),
             Err(CompartmentError::MultiplePatients)
         );
     }
 
     #[test]
-    fn urn_references_are_reported_for_bundle_resolution() {
-        let enc = json!({"resourceType": "Encounter", "subject": {"reference": "urn:uuid:0b0d3f2e-1111-4a4a-9a9a-1234567890ab"}});
-        assert_eq!(compartment_references(rt("Encounter"), &enc).len(), 1);
+    fn urn_references_are_returned_raw_for_bundle_resolution() {
+        let u = "urn:uuid:0b0d3f2e-1111-4a4a-9a9a-1234567890ab";
+        let enc = json!({"resourceType": "Encounter", "subject": {"reference": u}});
+        assert_eq!(compartment_patient(rt("Encounter"), &enc), Ok(None));
+        assert_eq!(
+            compartment_reference(rt("Encounter"), &enc),
+            Ok(Some(u.into()))
+        );
+        // A urn: in a non-patient element counts only when typed as Patient.
+        let claim = json!({"resourceType": "Claim", "payee": {"party": {"reference": u}}});
+        assert_eq!(compartment_reference(rt("Claim"), &claim), Ok(None));
+        let claim = json!({"resourceType": "Claim", "payee": {"party": {"reference": u, "type": "Patient"}}});
+        assert_eq!(
+            compartment_reference(rt("Claim"), &claim),
+            Ok(Some(u.into()))
+        );
+        // Absolute and relative forms of one patient are the same patient.
+        let obs = json!({"resourceType": "Observation", "subject": {"reference": "http://x/Patient/p"},
+            "performer": [{"reference": "Patient/p"}]});
+        assert_eq!(
+            compartment_reference(ResourceType::OBSERVATION, &obs),
+            Ok(Some("http://x/Patient/p".into()))
+        );
     }
 }

@@ -1,16 +1,52 @@
-//! FHIR date, dateTime and instant values as half-open ranges of unix seconds.
+//! FHIR `date`, `dateTime` and `instant` values
+//! (<http://hl7.org/fhir/R4/datatypes.html#primitive>) as half-open ranges of unix seconds.
+//!
+//! One byte-level parser serves both search ([`date_range`], lenient: minute precision and
+//! a missing zone are accepted, as in search parameters) and validation
+//! ([`is_valid_date`], strict: the R4 regular expressions).
 
-use time::{Date, Month, PrimitiveDateTime, Time, UtcOffset};
+use time::{Date, Month, PrimitiveDateTime, Time};
 
-fn num(s: &str) -> Option<i64> {
-    if s.is_empty() || !s.bytes().all(|b| b.is_ascii_digit()) {
-        return None;
-    }
-    s.parse().ok()
+/// How much of a date/time value is given.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+enum Precision {
+    Year,
+    Month,
+    Day,
+    Minute,
+    Second,
 }
 
-fn day_start(y: i32, m: u8, d: u8) -> Option<i64> {
-    let date = Date::from_calendar_date(y, Month::try_from(m).ok()?, d).ok()?;
+/// A parsed value: where it starts (UTC seconds), how precise it is, whether a zone was given.
+#[derive(Debug, Clone, Copy)]
+struct Parsed {
+    start: i64,
+    precision: Precision,
+    zoned: bool,
+}
+
+/// The FHIR primitive type a value must have.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum DateKind {
+    /// `YYYY`, `YYYY-MM` or `YYYY-MM-DD`.
+    Date,
+    /// A date, or a date with a time to the second and a zone.
+    DateTime,
+    /// A date and time to the second, with a zone.
+    Instant,
+}
+
+fn digits(b: &[u8], from: usize, n: usize) -> Option<i64> {
+    let part = b.get(from..from + n)?;
+    part.iter().try_fold(0i64, |acc, &c| {
+        c.is_ascii_digit().then(|| acc * 10 + i64::from(c - b'0'))
+    })
+}
+
+fn day_start(y: i64, m: i64, d: i64) -> Option<i64> {
+    let month = Month::try_from(u8::try_from(m).ok()?).ok()?;
+    let date =
+        Date::from_calendar_date(i32::try_from(y).ok()?, month, u8::try_from(d).ok()?).ok()?;
     Some(
         PrimitiveDateTime::new(date, Time::MIDNIGHT)
             .assume_utc()
@@ -18,88 +54,127 @@ fn day_start(y: i32, m: u8, d: u8) -> Option<i64> {
     )
 }
 
-fn add_months(y: i32, m: u8, n: u8) -> (i32, u8) {
-    let total = i32::from(m) - 1 + i32::from(n);
-    (y + total / 12, (total % 12) as u8 + 1)
+fn expect(b: &[u8], at: usize, c: u8) -> Option<()> {
+    (b.get(at) == Some(&c)).then_some(())
 }
 
-/// Parses a FHIR `date` (`YYYY`, `YYYY-MM`, `YYYY-MM-DD`), `dateTime` or `instant` into
-/// the half-open interval `[start, end)` it denotes, in unix seconds (UTC). Dates without
-/// a time zone are taken as UTC days. `None` when the value is not valid.
-pub fn date_range(s: &str) -> Option<(i64, i64)> {
-    let (date_part, time_part) = match s.split_once('T') {
-        Some((d, t)) => (d, Some(t)),
-        None => (s, None),
-    };
-    let fields: Vec<&str> = date_part.split('-').collect();
-    if fields[0].len() != 4 {
+fn parse(s: &str) -> Option<Parsed> {
+    let b = s.as_bytes();
+    let year = digits(b, 0, 4)?;
+    if year == 0 {
         return None;
     }
-    let y = num(fields[0])? as i32;
-    match (fields.len(), time_part) {
-        (1, None) => Some((day_start(y, 1, 1)?, day_start(y + 1, 1, 1)?)),
-        (2, None) => {
-            if fields[1].len() != 2 {
-                return None;
-            }
-            let m = num(fields[1])? as u8;
-            let (ny, nm) = add_months(y, m, 1);
-            Some((day_start(y, m, 1)?, day_start(ny, nm, 1)?))
-        }
-        (3, t) => {
-            if fields[1].len() != 2 || fields[2].len() != 2 {
-                return None;
-            }
-            let (m, d) = (num(fields[1])? as u8, num(fields[2])? as u8);
-            let start = day_start(y, m, d)?;
-            match t {
-                None => Some((start, start + 86_400)),
-                Some(t) => time_range(start, t),
-            }
-        }
-        _ => None,
+    let date = |precision, start| {
+        Some(Parsed {
+            start,
+            precision,
+            zoned: false,
+        })
+    };
+    if b.len() == 4 {
+        return date(Precision::Year, day_start(year, 1, 1)?);
     }
-}
-
-fn time_range(day: i64, t: &str) -> Option<(i64, i64)> {
-    // Split off the zone: Z, +hh:mm or -hh:mm.
-    let (clock, offset) = if let Some(c) = t.strip_suffix('Z') {
-        (c, 0i64)
-    } else if let Some(pos) = t.rfind(['+', '-']) {
-        let (c, z) = t.split_at(pos);
-        let sign = if z.starts_with('-') { -1 } else { 1 };
-        let (hh, mm) = z[1..].split_once(':')?;
-        if hh.len() != 2 || mm.len() != 2 {
+    expect(b, 4, b'-')?;
+    let month = digits(b, 5, 2)?;
+    if b.len() == 7 {
+        return date(Precision::Month, day_start(year, month, 1)?);
+    }
+    expect(b, 7, b'-')?;
+    let day = digits(b, 8, 2)?;
+    let midnight = day_start(year, month, day)?;
+    if b.len() == 10 {
+        return date(Precision::Day, midnight);
+    }
+    expect(b, 10, b'T')?;
+    let hour = digits(b, 11, 2)?;
+    expect(b, 13, b':')?;
+    let minute = digits(b, 14, 2)?;
+    if hour > 23 || minute > 59 {
+        return None;
+    }
+    let mut at = 16;
+    let mut precision = Precision::Minute;
+    let mut second = 0;
+    if b.get(at) == Some(&b':') {
+        second = digits(b, at + 1, 2)?;
+        if second > 60 {
             return None;
         }
-        let secs = num(hh)? * 3600 + num(mm)? * 60;
-        UtcOffset::from_whole_seconds(i32::try_from(secs).ok()?).ok()?;
-        (c, sign * secs)
-    } else {
-        (t, 0)
-    };
-    let (hms, fraction) = match clock.split_once('.') {
-        Some((a, f)) => (a, Some(f)),
-        None => (clock, None),
-    };
-    if fraction.is_some_and(|f| num(f).is_none()) {
-        return None;
+        precision = Precision::Second;
+        at += 3;
+        if b.get(at) == Some(&b'.') {
+            let fraction = b[at + 1..]
+                .iter()
+                .take_while(|c| c.is_ascii_digit())
+                .count();
+            if fraction == 0 {
+                return None;
+            }
+            at += 1 + fraction;
+        }
     }
-    let parts: Vec<&str> = hms.split(':').collect();
-    if parts.iter().any(|p| p.len() != 2) {
-        return None;
-    }
-    let h = num(parts.first()?)?;
-    let m = num(parts.get(1)?)?;
-    let (sec, width) = match parts.get(2) {
-        Some(s) => (num(s)?, 1),
-        None => (0, 60),
+    let (offset, zoned) = match b.get(at) {
+        None => (0, false),
+        Some(b'Z') if at + 1 == b.len() => (0, true),
+        Some(&sign @ (b'+' | b'-')) if at + 6 == b.len() => {
+            let hh = digits(b, at + 1, 2)?;
+            expect(b, at + 3, b':')?;
+            let mm = digits(b, at + 4, 2)?;
+            if mm > 59 || hh > 14 || (hh == 14 && mm > 0) {
+                return None;
+            }
+            let secs = hh * 3600 + mm * 60;
+            (if sign == b'-' { -secs } else { secs }, true)
+        }
+        _ => return None,
     };
-    if parts.len() > 3 || h > 23 || m > 59 || sec > 60 {
-        return None;
+    Some(Parsed {
+        start: midnight + hour * 3600 + minute * 60 + second - offset,
+        precision,
+        zoned,
+    })
+}
+
+fn end_of(p: &Parsed) -> Option<i64> {
+    match p.precision {
+        Precision::Second => Some(p.start + 1),
+        Precision::Minute => Some(p.start + 60),
+        Precision::Day => Some(p.start + 86_400),
+        Precision::Month | Precision::Year => {
+            let date = time::OffsetDateTime::from_unix_timestamp(p.start).ok()?;
+            let (y, m) = (i64::from(date.year()), i64::from(u8::from(date.month())));
+            if p.precision == Precision::Year || m == 12 {
+                day_start(y + 1, 1, 1)
+            } else {
+                day_start(y, m + 1, 1)
+            }
+        }
     }
-    let start = day + h * 3600 + m * 60 + sec - offset;
-    Some((start, start + width))
+}
+
+/// Parses a FHIR `date` (`YYYY`, `YYYY-MM`, `YYYY-MM-DD`), `dateTime` or `instant` into the
+/// half-open interval `[start, end)` it denotes, in unix seconds (UTC), honouring its
+/// precision: `"2021"` is the whole year, `"2021-03-04T10:00Z"` one minute,
+/// `"2021-03-04T10:00:00.250+01:00"` one second (fractions do not narrow the range).
+///
+/// Values without a zone (dates, and times as written in search parameters) are taken as
+/// UTC. `None` when the value is not a valid date.
+pub fn date_range(s: &str) -> Option<(i64, i64)> {
+    let p = parse(s)?;
+    Some((p.start, end_of(&p)?))
+}
+
+/// Whether `s` has the syntax of the FHIR primitive `kind` (R4 regular expressions: a time
+/// needs seconds and a zone; an instant needs both).
+pub(crate) fn is_valid_date(kind: DateKind, s: &str) -> bool {
+    let Some(p) = parse(s) else { return false };
+    match kind {
+        DateKind::Date => p.precision <= Precision::Day,
+        DateKind::DateTime => {
+            p.precision <= Precision::Day || (p.precision == Precision::Second && p.zoned)
+        }
+        DateKind::Instant => p.precision == Precision::Second && p.zoned,
+    }
 }
 
 #[cfg(test)]
@@ -109,14 +184,13 @@ mod tests {
     #[test]
     fn partial_dates_cover_their_whole_period() {
         let (s, e) = date_range("2021").unwrap();
-        assert_eq!(e - s, 365 * 86_400);
+        assert_eq!((s, e - s), (1_609_459_200, 365 * 86_400));
         let (s, e) = date_range("2024-02").unwrap();
         assert_eq!(e - s, 29 * 86_400);
         let (s, e) = date_range("2021-12").unwrap();
-        assert_eq!(e - s, 31 * 86_400);
+        assert_eq!((s, e), (1_638_316_800, 1_640_995_200));
         let (s, e) = date_range("1961-04-12").unwrap();
-        assert_eq!(e - s, 86_400);
-        assert_eq!(s, -275_270_400);
+        assert_eq!((s, e - s), (-275_270_400, 86_400));
     }
 
     #[test]
@@ -130,26 +204,59 @@ mod tests {
             Some((1_795_411_247, 1_795_411_248))
         );
         assert_eq!(
-            date_range("2026-11-23T05:20:47.123Z"),
+            date_range("2026-11-23T01:20:47.123-04:00"),
             Some((1_795_411_247, 1_795_411_248))
         );
         let (s, e) = date_range("2026-11-23T05:20Z").unwrap();
-        assert_eq!(e - s, 60);
+        assert_eq!((s, e - s), (1_795_411_200, 60));
+        assert_eq!(
+            date_range("2026-11-23T05:20:47"),
+            Some((1_795_411_247, 1_795_411_248)),
+            "no zone: UTC"
+        );
+        let (s, _) = date_range("2021-01-01T00:30:00+01:00").unwrap();
+        assert_eq!(s, 1_609_457_400, "crosses back into the previous UTC year");
     }
 
     #[test]
-    fn nonsense_is_refused() {
+    fn nonsense_is_refused_without_panicking() {
         for bad in [
             "",
             "21",
+            "0000",
+            "2021-",
             "2021-13",
             "2021-02-30",
             "2021-1-01",
+            "2021-01-01T",
+            "2021-01-01T10",
             "2021-01-01T25:00:00Z",
-            "yesterday",
+            "2021-01-01T10:60:00Z",
+            "2021-01-01T10:00:61Z",
+            "2021-01-01T10:00:00.Z",
             "2021-01-01T10:00:00+1",
+            "2021-01-01T10:00:00+15:00",
+            "2021-01-01T10:00:00Zjunk",
+            "2021-01-01 10:00:00Z",
+            "yesterday",
+            "２０２１",
+            "2021-01-01T10:00:00+01:0é",
         ] {
             assert_eq!(date_range(bad), None, "{bad}");
         }
+    }
+
+    #[test]
+    fn strict_syntax_per_primitive_type() {
+        use DateKind::*;
+        assert!(is_valid_date(Date, "1934-04-28"));
+        assert!(is_valid_date(Date, "1934"));
+        assert!(!is_valid_date(Date, "1934-04-28T10:00:00Z"));
+        assert!(is_valid_date(DateTime, "2021-03"));
+        assert!(is_valid_date(DateTime, "2021-03-04T10:00:00.5+01:00"));
+        assert!(!is_valid_date(DateTime, "2021-03-04T10:00Z"), "seconds");
+        assert!(!is_valid_date(DateTime, "2021-03-04T10:00:00"), "zone");
+        assert!(is_valid_date(Instant, "2021-03-04T10:00:00Z"));
+        assert!(!is_valid_date(Instant, "2021-03-04"));
     }
 }

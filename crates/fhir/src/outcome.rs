@@ -107,15 +107,84 @@ impl Issue {
     }
 }
 
-/// A FHIR OperationOutcome for `issues`.
+/// A FHIR R4 OperationOutcome for `issues`: each issue's severity, code, message (as
+/// `diagnostics`) and location (as `expression`). With no issues, one informational "ok"
+/// issue, since an OperationOutcome needs at least one.
 pub fn operation_outcome(issues: &[Issue]) -> Value {
-    json!({
-        "resourceType": "OperationOutcome",
-        "issue": issues.iter().map(|i| json!({
-            "severity": i.severity.as_str(),
-            "code": i.code.as_str(),
-            "diagnostics": i.message,
-            "expression": [i.location],
-        })).collect::<Vec<_>>(),
-    })
+    let issue: Vec<Value> = if issues.is_empty() {
+        vec![json!({"severity": "information", "code": "informational", "diagnostics": "ok"})]
+    } else {
+        issues
+            .iter()
+            .map(|i| {
+                json!({
+                    "severity": i.severity.as_str(),
+                    "code": i.code.as_str(),
+                    "diagnostics": i.message,
+                    "expression": [i.location],
+                })
+            })
+            .collect()
+    };
+    json!({"resourceType": "OperationOutcome", "issue": issue})
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn issues_become_an_operation_outcome() {
+        let oo = operation_outcome(&[
+            Issue::error(
+                IssueCode::Required,
+                "Observation.status",
+                "status is required",
+            ),
+            Issue {
+                severity: Severity::Warning,
+                code: IssueCode::NotSupported,
+                location: "Observation.foo".into(),
+                message: "unknown element".into(),
+            },
+        ]);
+        assert_eq!(oo["resourceType"], "OperationOutcome");
+        assert_eq!(oo["issue"][0]["severity"], "error");
+        assert_eq!(oo["issue"][0]["code"], "required");
+        assert_eq!(oo["issue"][0]["expression"][0], "Observation.status");
+        assert_eq!(oo["issue"][1]["severity"], "warning");
+        assert_eq!(oo["issue"][1]["code"], "not-supported");
+        assert_eq!(
+            crate::validate(&oo).ok(),
+            Some(crate::ResourceType::OPERATION_OUTCOME)
+        );
+        let empty = operation_outcome(&[]);
+        assert_eq!(empty["issue"][0]["severity"], "information");
+    }
+
+    #[test]
+    fn every_issue_code_has_its_fhir_code() {
+        use IssueCode::*;
+        let all = [
+            (Invalid, "invalid"),
+            (Structure, "structure"),
+            (Required, "required"),
+            (Value, "value"),
+            (NotSupported, "not-supported"),
+            (NotFound, "not-found"),
+            (Conflict, "conflict"),
+            (Processing, "processing"),
+            (Security, "security"),
+            (Forbidden, "forbidden"),
+            (TooCostly, "too-costly"),
+            (Exception, "exception"),
+            (Deleted, "deleted"),
+            (Duplicate, "duplicate"),
+        ];
+        for (code, text) in all {
+            assert_eq!(code.as_str(), text);
+        }
+        assert_eq!(Severity::Fatal.as_str(), "fatal");
+        assert_eq!(Severity::Information.as_str(), "information");
+    }
 }

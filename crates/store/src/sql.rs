@@ -16,17 +16,22 @@ use crate::dialect::{migrations, Dialect};
 use crate::rows::*;
 use crate::{JobError, Store, StoreError};
 
+/// `(resource type, id, patient)` of an index row.
 type Owner = (String, String, Option<String>);
+type TokenRow = (String, Option<String>, String);
+type DateRow = (String, i64, i64);
+type RefRow = (String, String, String);
+type BlindRow = (String, Vec<u8>);
 
 /// Rows a job writes, collected so that they go out in multi-row statements.
 #[derive(Default)]
 struct JobBuffer {
     live_keys: std::collections::HashSet<String>,
     versions: Vec<VersionRow>,
-    tokens: Vec<(Owner, (String, Option<String>, String))>,
-    dates: Vec<(Owner, (String, i64, i64))>,
-    refs: Vec<(Owner, (String, String, String))>,
-    blind: Vec<(Owner, (String, Vec<u8>))>,
+    tokens: Vec<(Owner, TokenRow)>,
+    dates: Vec<(Owner, DateRow)>,
+    refs: Vec<(Owner, RefRow)>,
+    blind: Vec<(Owner, BlindRow)>,
 }
 
 /// Events after which a checkpoint is signed at the latest.
@@ -243,7 +248,10 @@ impl SqlStore {
                 row,
                 expected_current,
                 index,
-            } => self.put_version(conn, row, *expected_current, index, buf).await,
+            } => {
+                self.put_version(conn, row, *expected_current, index, buf)
+                    .await
+            }
             WriteOp::ShredKey { key_id, patient_id } => {
                 sqlx::query(
                     "UPDATE data_keys SET wrapped = NULL, master_key_id = NULL, shredded_at = $2 \
@@ -352,13 +360,14 @@ impl SqlStore {
             }
         };
         if changed != 1 {
-            let found: Option<i64> =
-                sqlx::query_scalar("SELECT version FROM resources WHERE resource_type = $1 AND id = $2")
-                    .bind(&row.resource_type)
-                    .bind(&row.id)
-                    .fetch_optional(&mut *conn)
-                    .await
-                    .map_err(db)?;
+            let found: Option<i64> = sqlx::query_scalar(
+                "SELECT version FROM resources WHERE resource_type = $1 AND id = $2",
+            )
+            .bind(&row.resource_type)
+            .bind(&row.id)
+            .fetch_optional(&mut *conn)
+            .await
+            .map_err(db)?;
             return Err(JobError::Conflict {
                 resource: format!("{}/{}", row.resource_type, row.id),
                 expected,
@@ -367,20 +376,32 @@ impl SqlStore {
         }
         if expected.is_some() {
             for table in ["idx_token", "idx_date", "idx_ref", "idx_blind"] {
-                sqlx::query(&format!("DELETE FROM {table} WHERE resource_type = $1 AND id = $2"))
-                    .bind(&row.resource_type)
-                    .bind(&row.id)
-                    .execute(&mut *conn)
-                    .await
-                    .map_err(db)?;
+                sqlx::query(&format!(
+                    "DELETE FROM {table} WHERE resource_type = $1 AND id = $2"
+                ))
+                .bind(&row.resource_type)
+                .bind(&row.id)
+                .execute(&mut *conn)
+                .await
+                .map_err(db)?;
             }
         }
         buf.versions.push(row.clone());
-        let owner = || (row.resource_type.clone(), row.id.clone(), row.patient_id.clone());
-        buf.tokens.extend(index.tokens.iter().map(|t| (owner(), t.clone())));
-        buf.dates.extend(index.dates.iter().map(|d| (owner(), d.clone())));
-        buf.refs.extend(index.refs.iter().map(|r| (owner(), r.clone())));
-        buf.blind.extend(index.blind.iter().map(|b| (owner(), b.clone())));
+        let owner = || {
+            (
+                row.resource_type.clone(),
+                row.id.clone(),
+                row.patient_id.clone(),
+            )
+        };
+        buf.tokens
+            .extend(index.tokens.iter().map(|t| (owner(), t.clone())));
+        buf.dates
+            .extend(index.dates.iter().map(|d| (owner(), d.clone())));
+        buf.refs
+            .extend(index.refs.iter().map(|r| (owner(), r.clone())));
+        buf.blind
+            .extend(index.blind.iter().map(|b| (owner(), b.clone())));
         Ok(())
     }
 
@@ -420,9 +441,14 @@ impl SqlStore {
         })
         .await?;
         let refs = std::mem::take(&mut buf.refs);
-        insert_index_rows(conn, "idx_ref", "target_type, target_id", 6, &refs, |q, r| {
-            q.bind(r.0.clone()).bind(r.1.clone()).bind(r.2.clone())
-        })
+        insert_index_rows(
+            conn,
+            "idx_ref",
+            "target_type, target_id",
+            6,
+            &refs,
+            |q, r| q.bind(r.0.clone()).bind(r.1.clone()).bind(r.2.clone()),
+        )
         .await?;
         let blind = std::mem::take(&mut buf.blind);
         insert_index_rows(conn, "idx_blind", "hash", 5, &blind, |q, b| {
@@ -951,25 +977,6 @@ fn key_row(r: &AnyRow) -> Result<KeyRow, StoreError> {
     })
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn values_clause_numbers_placeholders_in_order() {
-        assert_eq!(values_clause(2, 2), "($1, $2), ($3, $4)");
-    }
-
-    #[test]
-    fn chunk_sizes_cover_every_row_with_few_shapes() {
-        for n in 0..300 {
-            let c = chunk_sizes(n);
-            assert_eq!(c.iter().sum::<usize>(), n);
-            assert!(c.iter().all(|s| [64, 16, 4, 1].contains(s)));
-        }
-    }
-}
-
 type AnyQuery<'q> = sqlx::query::Query<'q, sqlx::Any, sqlx::any::AnyArguments<'q>>;
 
 /// Inserts index rows `(owner, value)` into `table` in multi-row statements; `bind` binds
@@ -990,10 +997,32 @@ async fn insert_index_rows<'r, T>(
         );
         let mut q = sqlx::query(&sql);
         for ((rt, id, patient), value) in &rows[offset..offset + size] {
-            q = bind(q.bind(rt.clone()).bind(id.clone()).bind(patient.clone()), value);
+            q = bind(
+                q.bind(rt.clone()).bind(id.clone()).bind(patient.clone()),
+                value,
+            );
         }
         q.execute(&mut *conn).await.map_err(db)?;
         offset += size;
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn values_clause_numbers_placeholders_in_order() {
+        assert_eq!(values_clause(2, 2), "($1, $2), ($3, $4)");
+    }
+
+    #[test]
+    fn chunk_sizes_cover_every_row_with_few_shapes() {
+        for n in 0..300 {
+            let c = chunk_sizes(n);
+            assert_eq!(c.iter().sum::<usize>(), n);
+            assert!(c.iter().all(|s| [64, 16, 4, 1].contains(s)));
+        }
+    }
 }

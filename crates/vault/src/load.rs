@@ -21,6 +21,10 @@ use crate::{Vault, VaultError};
 pub struct LoadOptions {
     /// Leave a resource alone when it already exists (instead of writing a new version).
     pub skip_existing: bool,
+    /// Keep references to resources that exist neither in the store nor in the load, as
+    /// written, and report them as warnings (imports of data that refers outside itself).
+    /// A resource whose patient is not there is still put in that patient's compartment.
+    pub allow_dangling: bool,
 }
 
 /// What a load did.
@@ -32,6 +36,8 @@ pub struct LoadReport {
     pub updated: BTreeMap<String, usize>,
     /// Existing resources left alone per type (`skip_existing`).
     pub skipped: BTreeMap<String, usize>,
+    /// Warnings (`allow_dangling`): references kept that point outside the data.
+    pub warnings: Vec<String>,
 }
 
 impl LoadReport {
@@ -46,6 +52,7 @@ impl LoadReport {
                 *mine.entry(k).or_default() += v;
             }
         }
+        self.warnings.extend(other.warnings);
     }
 
     /// Resources written.
@@ -129,7 +136,10 @@ impl Vault {
         }
         // One lookup for everything this load touches: its own resources and the
         // resources they refer to.
-        let in_load: HashSet<(&str, &str)> = planned.iter().map(|p| (p.rt.as_str(), p.id.as_str())).collect();
+        let in_load: HashSet<(&str, &str)> = planned
+            .iter()
+            .map(|p| (p.rt.as_str(), p.id.as_str()))
+            .collect();
         let mut lookup: Vec<(String, String)> = planned
             .iter()
             .map(|p| (p.rt.as_str().to_owned(), p.id.clone()))
@@ -150,17 +160,25 @@ impl Vault {
         lookup.sort();
         lookup.dedup();
         let current = self.inner.store.current_versions(&lookup).await?;
+        let mut dangling = Vec::new();
         for (i, (p, refs)) in planned.iter().zip(&refs_of).enumerate() {
             for (path, rtype, id) in refs {
                 let exists = current
                     .get(&(rtype.clone(), id.clone()))
                     .is_some_and(|c| !c.deleted);
                 if !exists {
-                    issues.push(issue(
-                        IssueCode::NotFound,
-                        format!("entry[{i}].{}.{path}", p.rt.as_str()),
-                        format!("reference to {rtype} that does not exist"),
-                    ));
+                    let location = format!("entry[{i}].{}.{path}", p.rt.as_str());
+                    if options.allow_dangling {
+                        dangling.push(format!(
+                            "{location}: reference to {rtype}/{id} kept; it is not in the data"
+                        ));
+                    } else {
+                        issues.push(issue(
+                            IssueCode::NotFound,
+                            location,
+                            format!("reference to {rtype} that does not exist"),
+                        ));
+                    }
                 }
             }
         }
@@ -179,7 +197,9 @@ impl Vault {
         let compartments: HashSet<Option<String>> =
             planned.iter().map(|p| p.patient.clone()).collect();
         for c in compartments {
-            let create = c.as_deref().is_some_and(|p| new_patients.contains(p));
+            let create = c
+                .as_deref()
+                .is_some_and(|p| new_patients.contains(p) || options.allow_dangling);
             let (key_id, key, ensure) =
                 self.compartment_key(c.as_deref(), create)
                     .await
@@ -196,7 +216,10 @@ impl Vault {
         }
 
         let now = rfc3339(self.inner.clock.now());
-        let mut report = LoadReport::default();
+        let mut report = LoadReport {
+            warnings: dangling,
+            ..Default::default()
+        };
         let mut events = Vec::with_capacity(planned.len());
         for p in planned {
             let current = self
