@@ -52,6 +52,44 @@ pub async fn run(vault: &Vault, opts: VaultBench) -> Result<()> {
         }
     }
     let targets = Arc::new(targets);
+    let audited = read_run(vault, &targets, opts).await?;
+    print_run(
+        "audited reads (decide + decrypt + durable audit event)",
+        &audited,
+        opts,
+    );
+    #[cfg(feature = "bench-unaudited-reads")]
+    {
+        vault.set_unaudited_reads_for_benchmark(true);
+        let bare = read_run(vault, &targets, opts).await?;
+        vault.set_unaudited_reads_for_benchmark(false);
+        print_run("UNAUDITED reads (benchmark build only)", &bare, opts);
+        println!(
+            "  audit overhead: {:.1}% of read throughput ({:.0} vs {:.0} reads/s)",
+            (1.0 - audited.reads_per_s / bare.reads_per_s) * 100.0,
+            audited.reads_per_s,
+            bare.reads_per_s
+        );
+    }
+    #[cfg(not(feature = "bench-unaudited-reads"))]
+    println!(
+        "  (build with --features bench-unaudited-reads to measure the audit overhead as a ratio)"
+    );
+    Ok(())
+}
+
+struct RunResult {
+    lat: Vec<Duration>,
+    errors: u32,
+    reads_per_s: f64,
+    with_flush_per_s: f64,
+}
+
+async fn read_run(
+    vault: &Vault,
+    targets: &Arc<Vec<(String, String)>>,
+    opts: VaultBench,
+) -> Result<RunResult> {
     let principal = Arc::new(Principal::operator(
         "bench",
         OperatorPurpose::PatientRequest,
@@ -88,37 +126,38 @@ pub async fn run(vault: &Vault, opts: VaultBench) -> Result<()> {
     let flushed_elapsed = started.elapsed();
     lat.sort();
     let n = lat.len() as f64;
+    Ok(RunResult {
+        lat,
+        errors,
+        reads_per_s: n / read_elapsed.as_secs_f64(),
+        with_flush_per_s: n / flushed_elapsed.as_secs_f64(),
+    })
+}
+
+fn print_run(title: &str, r: &RunResult, opts: VaultBench) {
+    let us = |d: Duration| d.as_secs_f64() * 1e6;
     println!();
+    println!("{title}, in process, {} tasks", opts.concurrency);
+    println!("  {:<40} {:>12}", "reads", r.lat.len());
+    println!("  {:<40} {:>12}", "errors", r.errors);
+    println!("  {:<40} {:>12.0}", "reads/s", r.reads_per_s);
     println!(
-        "audited reads (decide + decrypt + durable audit event), in process, {} tasks",
-        opts.concurrency
-    );
-    println!("  {:<34} {:>12}", "reads", lat.len());
-    println!("  {:<34} {:>12}", "errors", errors);
-    println!(
-        "  {:<34} {:>12.0}",
-        "reads/s",
-        n / read_elapsed.as_secs_f64()
-    );
-    println!(
-        "  {:<34} {:>12.1}",
+        "  {:<40} {:>12.1}",
         "latency p50 (µs)",
-        percentile(&lat, 0.50).as_secs_f64() * 1e6
+        us(percentile(&r.lat, 0.50))
     );
     println!(
-        "  {:<34} {:>12.1}",
+        "  {:<40} {:>12.1}",
         "latency p99 (µs)",
-        percentile(&lat, 0.99).as_secs_f64() * 1e6
+        us(percentile(&r.lat, 0.99))
     );
     println!(
-        "  {:<34} {:>12.1}",
+        "  {:<40} {:>12.1}",
         "latency max (µs)",
-        lat.last().copied().unwrap_or_default().as_secs_f64() * 1e6
+        us(r.lat.last().copied().unwrap_or_default())
     );
     println!(
-        "  {:<34} {:>12.0}",
-        "audit events/s into the chain",
-        n / flushed_elapsed.as_secs_f64()
+        "  {:<40} {:>12.0}",
+        "reads/s incl. folding events into the chain", r.with_flush_per_s
     );
-    Ok(())
 }

@@ -24,6 +24,33 @@ fn json_files(path: &Path, out: &mut Vec<PathBuf>) -> Result<()> {
     Ok(())
 }
 
+/// Files imported at the same time.
+const FILES_IN_FLIGHT: usize = 4;
+
+async fn import_file(
+    vault: &Vault,
+    principal: &Principal,
+    f: &Path,
+) -> Result<ImportReport, String> {
+    let bytes = tokio::fs::read(f)
+        .await
+        .map_err(|e| format!("cannot read: {e}"))?;
+    let doc =
+        tokio::task::spawn_blocking(move || serde_json::from_slice::<serde_json::Value>(&bytes))
+            .await
+            .map_err(|e| e.to_string())?
+            .map_err(|e| format!("not valid JSON (line {}, column {})", e.line(), e.column()))?;
+    match vault.import_document(principal, doc).await {
+        Ok(r) => Ok(r),
+        Err(VaultError::Invalid(issues)) => Err(issues
+            .iter()
+            .map(|i| format!("{}: {}", i.location, i.message))
+            .collect::<Vec<_>>()
+            .join("; ")),
+        Err(e) => Err(e.to_string()),
+    }
+}
+
 /// Imports files and directories; prints a progress bar, then a summary per resource type.
 /// Returns false when any file failed.
 pub async fn import(vault: &Vault, paths: &[PathBuf]) -> Result<bool> {
@@ -36,29 +63,28 @@ pub async fn import(vault: &Vault, paths: &[PathBuf]) -> Result<bool> {
     let started = Instant::now();
     let mut total = ImportReport::default();
     let mut failures = Vec::new();
-    for f in &files {
-        let outcome = match std::fs::read(f) {
-            Err(e) => Err(format!("cannot read: {e}")),
-            Ok(bytes) => match serde_json::from_slice(&bytes) {
-                Err(e) => Err(format!(
-                    "not valid JSON (line {}, column {})",
-                    e.line(),
-                    e.column()
-                )),
-                Ok(doc) => match vault.import_document(&principal, doc).await {
-                    Ok(r) => Ok(r),
-                    Err(VaultError::Invalid(issues)) => Err(issues
-                        .iter()
-                        .map(|i| format!("{}: {}", i.location, i.message))
-                        .collect::<Vec<_>>()
-                        .join("; ")),
-                    Err(e) => Err(e.to_string()),
-                },
-            },
+    // Several files in flight: the writer commits their jobs together. Files that create
+    // the same shared resource (a hospital in many bundles) may race; the vault retries
+    // the loser, which then finds the resource present.
+    let mut jobs: tokio::task::JoinSet<(PathBuf, Result<ImportReport, String>)> =
+        tokio::task::JoinSet::new();
+    let mut queue = files.iter().cloned();
+    loop {
+        while jobs.len() < FILES_IN_FLIGHT {
+            let Some(f) = queue.next() else { break };
+            let (vault, principal) = (vault.clone(), principal.clone());
+            jobs.spawn(async move {
+                let outcome = import_file(&vault, &principal, &f).await;
+                (f, outcome)
+            });
+        }
+        let Some(done) = jobs.join_next().await else {
+            break;
         };
+        let (f, outcome) = done?;
         match outcome {
             Ok(r) => total.merge(r),
-            Err(reason) => failures.push((f.clone(), reason)),
+            Err(reason) => failures.push((f, reason)),
         }
         bar.inc(1);
     }

@@ -4,6 +4,8 @@ use zorgkluis_audit::{Action, AuditEvent, AuditObject, Channel, Controls, EventC
 use zorgkluis_domain::clock::rfc3339;
 use zorgkluis_policy::{Basis, Principal};
 
+use zorgkluis_store::{Job, WriteOp};
+
 use crate::Vault;
 
 /// Everything an event says about its object.
@@ -98,5 +100,23 @@ impl Vault {
             Ok(()) => crate::VaultError::Forbidden,
             Err(e) => e.into(),
         }
+    }
+}
+
+/// A job whose audit events are chained with it: `events` when it applies, the same events
+/// with outcome `error` when it is rolled back.
+pub(crate) fn audited_job(ops: Vec<WriteOp>, events: Vec<AuditEvent>) -> Job {
+    let failure_events = events
+        .iter()
+        .cloned()
+        .map(|mut e| {
+            e.outcome = Outcome::Error;
+            e
+        })
+        .collect();
+    Job {
+        ops,
+        events,
+        failure_events,
     }
 }

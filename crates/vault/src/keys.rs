@@ -8,7 +8,7 @@ use zorgkluis_domain::Clock;
 use zorgkluis_policy::{decide, Action, Decision, Principal, Target};
 use zorgkluis_store::{Job, JobError, Store, WriteOp};
 
-use crate::events::Object;
+use crate::events::{audited_job, Object};
 use crate::writer::Writer;
 use crate::{Vault, VaultError};
 
@@ -161,16 +161,13 @@ impl Vault {
             object.clone(),
             None,
         );
-        let mut failed = ev.clone();
-        failed.outcome = Outcome::Error;
-        let job = Job {
-            ops: vec![WriteOp::ShredKey {
+        let job = audited_job(
+            vec![WriteOp::ShredKey {
                 key_id,
                 patient_id: patient_id.to_owned(),
             }],
-            events: vec![ev],
-            failure_events: vec![failed],
-        };
+            vec![ev],
+        );
         self.inner
             .writer
             .submit(job)

@@ -54,6 +54,8 @@ struct Inner {
     clock: Arc<dyn Clock>,
     source: String,
     database_url: String,
+    #[cfg(feature = "bench-unaudited-reads")]
+    unaudited_reads: std::sync::atomic::AtomicBool,
 }
 
 impl std::fmt::Debug for Vault {
@@ -98,6 +100,8 @@ impl Vault {
                 clock: config.clock,
                 source: config.source,
                 database_url: config.database_url,
+                #[cfg(feature = "bench-unaudited-reads")]
+                unaudited_reads: std::sync::atomic::AtomicBool::new(false),
             }),
         };
         vault.fold_recovered(recovered).await?;
@@ -129,6 +133,30 @@ impl Vault {
         self.inner.writer.fold_now(missing).await?;
         self.inner.journal.release_recovered();
         Ok(())
+    }
+
+    /// Benchmark builds only (feature `bench-unaudited-reads`): reads skip their audit
+    /// event, so the audit overhead can be measured as a ratio.
+    #[cfg(feature = "bench-unaudited-reads")]
+    pub fn set_unaudited_reads_for_benchmark(&self, on: bool) {
+        self.inner
+            .unaudited_reads
+            .store(on, std::sync::atomic::Ordering::SeqCst);
+    }
+
+    /// Whether reads are audited: always, except in a benchmark build that switched it off.
+    pub(crate) fn audits_reads(&self) -> bool {
+        #[cfg(feature = "bench-unaudited-reads")]
+        {
+            !self
+                .inner
+                .unaudited_reads
+                .load(std::sync::atomic::Ordering::Relaxed)
+        }
+        #[cfg(not(feature = "bench-unaudited-reads"))]
+        {
+            true
+        }
     }
 
     /// Which backend the vault runs on.

@@ -10,9 +10,9 @@ use zorgkluis_crypto::DataKey;
 use zorgkluis_domain::clock::rfc3339;
 use zorgkluis_fhir::{Issue, IssueCode, ResourceType};
 use zorgkluis_policy::{decide, Action, Decision, Principal, Target};
-use zorgkluis_store::{Job, JobError, WriteOp};
+use zorgkluis_store::{JobError, WriteOp};
 
-use crate::events::Object;
+use crate::events::{audited_job, Object};
 use crate::records::issue;
 use crate::{Vault, VaultError};
 
@@ -293,19 +293,7 @@ impl Vault {
                 index: sealed.index,
             });
         }
-        let failure_events = events
-            .iter()
-            .cloned()
-            .map(|mut e| {
-                e.outcome = Outcome::Error;
-                e
-            })
-            .collect();
-        let job = Job {
-            ops,
-            events,
-            failure_events,
-        };
+        let job = audited_job(ops, events);
         match self.inner.writer.submit(job).await? {
             Ok(()) => Ok(report),
             Err(JobError::Conflict {

@@ -8,9 +8,9 @@ use zorgkluis_crypto::DataKey;
 use zorgkluis_domain::{clock::rfc3339, ResourceId};
 use zorgkluis_fhir::{Issue, IssueCode, ResourceType, Severity};
 use zorgkluis_policy::{decide, Action, Allowed, Decision, Principal, Target};
-use zorgkluis_store::{IndexRows, Job, JobError, ReadRow, VersionRow, WriteOp};
+use zorgkluis_store::{IndexRows, JobError, ReadRow, VersionRow, WriteOp};
 
-use crate::events::Object;
+use crate::events::{audited_job, Object};
 use crate::{Vault, VaultError};
 
 /// A resource version as the vault returns it: decided, audited and opened.
@@ -347,19 +347,13 @@ impl Vault {
                 },
                 None,
             );
-            let mut failed = ev.clone();
-            failed.outcome = Outcome::Error;
             let mut ops: Vec<WriteOp> = ensure.into_iter().collect();
             ops.push(WriteOp::PutVersion {
                 row: sealed.row,
                 expected_current: current.as_ref().map(|c| c.version),
                 index: sealed.index,
             });
-            let job = Job {
-                ops,
-                events: vec![ev],
-                failure_events: vec![failed],
-            };
+            let job = audited_job(ops, vec![ev]);
             match self.inner.writer.submit(job).await? {
                 Ok(()) => {
                     return Ok(Stored {
@@ -441,10 +435,8 @@ impl Vault {
                 },
                 None,
             );
-            let mut failed = ev.clone();
-            failed.outcome = Outcome::Error;
-            let job = Job {
-                ops: vec![WriteOp::PutVersion {
+            let job = audited_job(
+                vec![WriteOp::PutVersion {
                     row: VersionRow {
                         resource_type: rt.as_str().to_owned(),
                         id: id.to_owned(),
@@ -458,9 +450,8 @@ impl Vault {
                     expected_current: Some(current.version),
                     index: IndexRows::default(),
                 }],
-                events: vec![ev],
-                failure_events: vec![failed],
-            };
+                vec![ev],
+            );
             match self.inner.writer.submit(job).await? {
                 Ok(()) => return Ok(Some(version)),
                 Err(JobError::Conflict { .. }) if attempt < MAX_RETRIES => continue,
@@ -502,15 +493,17 @@ impl Vault {
             Err(e) => (Outcome::Error, Some(e.to_string())),
         };
         // No data leaves before its audit event is durable.
-        let ev = self.event(
-            principal,
-            allowed.basis(),
-            code,
-            event_outcome,
-            object,
-            reason,
-        );
-        self.inner.journal.append(vec![ev]).await?;
+        if self.audits_reads() {
+            let ev = self.event(
+                principal,
+                allowed.basis(),
+                code,
+                event_outcome,
+                object,
+                reason,
+            );
+            self.inner.journal.append(vec![ev]).await?;
+        }
         let resource = outcome?;
         let Some(row) = row else {
             return Err(VaultError::NotFound);
