@@ -65,7 +65,12 @@ fn chain_hash(prev: &[u8; 32], seq: i64, payload: &str) -> [u8; 32] {
 impl ChainHead {
     /// Appends `event` after this head and moves the head.
     pub fn append(&mut self, event: &AuditEvent) -> ChainedEvent {
-        let payload = event.canonical();
+        self.append_canonical(event, event.canonical())
+    }
+
+    /// Appends `event` whose canonical serialisation `payload` was already made (by the
+    /// journal), so that it is not serialised twice.
+    pub fn append_canonical(&mut self, event: &AuditEvent, payload: String) -> ChainedEvent {
         let seq = self.seq + 1;
         let hash = chain_hash(&self.hash, seq, &payload);
         let chained = ChainedEvent {

@@ -150,16 +150,22 @@ pub enum Channel {
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct AuditObject {
     /// The patient compartment (pseudonymous patient id), when the data is a patient's.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub patient_id: Option<String>,
     /// FHIR resource type.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub resource_type: Option<String>,
     /// FHIR logical id.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub resource_id: Option<String>,
     /// Version read or written.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub version: Option<i64>,
     /// Data category (e.g. `medication`, `self-entered`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub category: Option<String>,
     /// Search query with identifying values redacted.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub query: Option<String>,
 }
 
@@ -179,6 +185,7 @@ pub struct AuditEvent {
     /// Outcome.
     pub outcome: Outcome,
     /// Why (decision reason, error kind, emergency reason). Never personal data.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub reason: Option<String>,
     /// The four controls.
     pub controls: Controls,
@@ -195,6 +202,7 @@ pub struct AuditEvent {
     /// Consent profile applied.
     pub consent_profile: String,
     /// Treatment-relationship protocol, where used.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub relationship_protocol: Option<String>,
     /// Source system id.
     pub source: String,

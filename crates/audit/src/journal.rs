@@ -2,8 +2,8 @@
 //! their response leaves the process. A background fold moves journaled events into the
 //! database's hash chain in large batches; segments are deleted once folded.
 //!
-//! One dedicated thread owns the file. Each request sends its events and waits; the thread
-//! takes everything queued, writes it with one `write` (and one `fdatasync` in `fsync`
+//! One task owns the file. Each request serialises its events, sends them and waits; the
+//! task takes everything queued, writes it with one `write` (and one `fdatasync` in `fsync`
 //! mode), then acknowledges all waiters. After the `write` returns, the events survive a
 //! crash of the process (they are in the kernel's page cache); with `fsync` they also
 //! survive a power loss.
@@ -14,7 +14,6 @@
 use std::fs::{self, File, OpenOptions};
 use std::io::{BufRead, BufReader, Write};
 use std::path::{Path, PathBuf};
-use std::sync::mpsc as std_mpsc;
 use std::sync::Arc;
 
 use sha2::{Digest, Sha256};
@@ -63,12 +62,15 @@ pub struct JournalPosition {
 pub struct JournaledEvent {
     /// The event.
     pub event: AuditEvent,
+    /// Its canonical serialisation (what the chain hashes).
+    pub payload: String,
     /// Its position.
     pub position: JournalPosition,
 }
 
 struct Request {
-    events: Vec<AuditEvent>,
+    /// Events with their canonical serialisation, made by the caller.
+    events: Vec<(AuditEvent, String)>,
     ack: oneshot::Sender<Result<(), JournalError>>,
 }
 
@@ -83,7 +85,7 @@ pub type Opened = (
 /// Handle to the journal; clone freely.
 #[derive(Clone)]
 pub struct Journal {
-    tx: std_mpsc::Sender<Request>,
+    tx: mpsc::UnboundedSender<Request>,
     dir: Arc<PathBuf>,
     live_segment: u64,
 }
@@ -154,8 +156,14 @@ fn recover(dir: &Path) -> Result<(Vec<JournaledEvent>, u64), JournalError> {
                 .and_then(|(_, json)| serde_json::from_str::<AuditEvent>(json).ok());
             match parsed {
                 Some(event) => {
+                    let payload = line
+                        .strip_suffix('\n')
+                        .and_then(|l| l.split_once(' '))
+                        .map(|(_, json)| json.to_owned())
+                        .unwrap_or_default();
                     out.push(JournaledEvent {
                         event,
+                        payload,
                         position: JournalPosition {
                             segment: *seg,
                             record,
@@ -192,14 +200,13 @@ impl Journal {
     pub fn open(dir: &Path, fsync: bool) -> Result<Opened, JournalError> {
         fs::create_dir_all(dir).map_err(io(dir))?;
         let (recovered, next_segment) = recover(dir)?;
-        let (tx, rx) = std_mpsc::channel::<Request>();
+        let (tx, rx) = mpsc::unbounded_channel::<Request>();
         let (fold_tx, fold_rx) = mpsc::unbounded_channel();
         let dir_buf = dir.to_path_buf();
         let mut writer = SegmentWriter::create(&dir_buf, next_segment)?;
-        std::thread::Builder::new()
-            .name("audit-journal".into())
-            .spawn(move || writer.run(rx, fold_tx, fsync))
-            .map_err(io(dir))?;
+        // A task on the runtime, not a thread: handing events over and waking the waiting
+        // requests then costs no thread switches.
+        tokio::spawn(async move { writer.run(rx, fold_tx, fsync).await });
         Ok((
             Self {
                 tx,
@@ -217,6 +224,13 @@ impl Journal {
             return Ok(());
         }
         let (ack, wait) = oneshot::channel();
+        let events = events
+            .into_iter()
+            .map(|e| {
+                let json = e.canonical();
+                (e, json)
+            })
+            .collect();
         self.tx
             .send(Request { events, ack })
             .map_err(|_| JournalError::Closed)?;
@@ -273,14 +287,14 @@ impl SegmentWriter {
         })
     }
 
-    fn run(
+    async fn run(
         &mut self,
-        rx: std_mpsc::Receiver<Request>,
+        mut rx: mpsc::UnboundedReceiver<Request>,
         fold_tx: mpsc::UnboundedSender<Vec<JournaledEvent>>,
         fsync: bool,
     ) {
         let mut buf = Vec::with_capacity(1 << 20);
-        while let Ok(first) = rx.recv() {
+        while let Some(first) = rx.recv().await {
             let mut group = vec![first];
             let mut count = group[0].events.len();
             while count < MAX_GROUP {
@@ -292,7 +306,19 @@ impl SegmentWriter {
                     Err(_) => break,
                 }
             }
-            let result = self.write_group(&mut buf, &group, fsync);
+            let mut result = self.write_group(&mut buf, &mut group);
+            if fsync && result.is_ok() {
+                // fdatasync blocks for milliseconds: off the runtime's workers.
+                let synced = match self.file.try_clone() {
+                    Ok(f) => tokio::task::spawn_blocking(move || f.sync_data())
+                        .await
+                        .unwrap_or_else(|e| Err(std::io::Error::other(e))),
+                    Err(e) => Err(e),
+                };
+                if let Err(e) = synced {
+                    result = Err(io(&self.path)(e));
+                }
+            }
             match result {
                 Ok(journaled) => {
                     let _ = fold_tx.send(journaled);
@@ -313,8 +339,7 @@ impl SegmentWriter {
     fn write_group(
         &mut self,
         buf: &mut Vec<u8>,
-        group: &[Request],
-        fsync: bool,
+        group: &mut [Request],
     ) -> Result<Vec<JournaledEvent>, JournalError> {
         if self.bytes > SEGMENT_MAX_BYTES {
             *self = Self::create(&self.dir, self.segment + 1)?;
@@ -322,15 +347,15 @@ impl SegmentWriter {
         buf.clear();
         let mut journaled = Vec::new();
         let mut record = self.records;
-        for r in group {
-            for e in &r.events {
-                let json = e.canonical();
+        for r in group.iter_mut() {
+            for (e, json) in std::mem::take(&mut r.events) {
                 buf.extend_from_slice(checksum(&json).as_bytes());
                 buf.push(b' ');
                 buf.extend_from_slice(json.as_bytes());
                 buf.push(b'\n');
                 journaled.push(JournaledEvent {
-                    event: e.clone(),
+                    event: e,
+                    payload: json,
                     position: JournalPosition {
                         segment: self.segment,
                         record,
@@ -340,9 +365,6 @@ impl SegmentWriter {
             }
         }
         self.file.write_all(buf).map_err(io(&self.path))?;
-        if fsync {
-            self.file.sync_data().map_err(io(&self.path))?;
-        }
         self.bytes += buf.len() as u64;
         self.records = record;
         Ok(journaled)

@@ -46,12 +46,15 @@ pub struct Actor {
     /// Role as the organisation names it (e.g. `gp`, `assistant`, `operator`).
     pub role_name: String,
     /// Display name, where the organisation's policy shows it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub display: Option<String>,
     /// Organisation the actor works for (AGB/URA or internal id), if any.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub organisation: Option<String>,
     /// Access point: IP address or host name.
     pub access_point: String,
     /// When acting on behalf of another: the responsible natural person.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub on_behalf_of: Option<Box<Actor>>,
 }
 

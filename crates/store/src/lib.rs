@@ -81,7 +81,7 @@ pub trait Store: Send + Sync + 'static {
     /// that fail are rolled back alone; their failure events are still chained.
     async fn commit(
         &self,
-        batch: Batch,
+        batch: &Batch,
         signer: &AuditSigner,
         now: &str,
     ) -> Result<Vec<Result<(), JobError>>, StoreError>;

@@ -1,6 +1,6 @@
 //! Row types: what the store keeps, in the store's own vocabulary.
 
-use zorgkluis_audit::AuditEvent;
+use zorgkluis_audit::{AuditEvent, JournaledEvent};
 use zorgkluis_crypto::WrappedKey;
 
 /// One stored version of a resource.
@@ -128,6 +128,7 @@ pub struct Job {
 pub struct Batch {
     /// Jobs, in order.
     pub jobs: Vec<Job>,
-    /// Journaled events (audited reads) folded into the chain in this transaction.
-    pub folded: Vec<AuditEvent>,
+    /// Journaled events (audited reads) folded into the chain in this transaction, with
+    /// the canonical form the journal already made.
+    pub folded: Vec<JournaledEvent>,
 }

@@ -491,7 +491,7 @@ impl SqlStore {
     async fn commit_inner(
         &self,
         conn: &mut AnyConnection,
-        batch: Batch,
+        batch: &Batch,
         signer: &AuditSigner,
         now: &str,
     ) -> Result<Vec<Result<(), JobError>>, StoreError> {
@@ -543,7 +543,9 @@ impl SqlStore {
                 }
             }
         }
-        chain(&mut head, &mut chained, &batch.folded);
+        for e in &batch.folded {
+            chained.push(head.append_canonical(&e.event, e.payload.clone()));
+        }
         if head.seq == start_seq {
             return Ok(results);
         }
@@ -655,7 +657,7 @@ impl Store for SqlStore {
 
     async fn commit(
         &self,
-        batch: Batch,
+        batch: &Batch,
         signer: &AuditSigner,
         now: &str,
     ) -> Result<Vec<Result<(), JobError>>, StoreError> {

@@ -4,7 +4,8 @@
 use std::collections::BTreeMap;
 
 use zorgkluis_audit::{
-    Action, AuditEvent, AuditObject, Channel, Controls, EventCode, Outcome, Verifier,
+    Action, AuditEvent, AuditObject, Channel, Controls, EventCode, JournalPosition, JournaledEvent,
+    Outcome, Verifier,
 };
 use zorgkluis_crypto::{AuditSigner, WrappedKey};
 use zorgkluis_domain::Actor;
@@ -38,6 +39,17 @@ fn event(code: EventCode, patient: Option<&str>) -> AuditEvent {
         consent_profile: "none".into(),
         relationship_protocol: None,
         source: "test".into(),
+    }
+}
+
+fn journaled(event: AuditEvent) -> JournaledEvent {
+    JournaledEvent {
+        payload: event.canonical(),
+        event,
+        position: JournalPosition {
+            segment: 0,
+            record: 0,
+        },
     }
 }
 
@@ -139,7 +151,7 @@ async fn versions_are_kept_and_current_moves() {
         let store = open(&db).await;
         let r = store
             .commit(
-                Batch {
+                &Batch {
                     jobs: vec![job(
                         vec![
                             key_op("patient:p1", Some("p1")),
@@ -157,7 +169,7 @@ async fn versions_are_kept_and_current_moves() {
         assert_eq!(r, vec![Ok(())], "{}", db.backend);
         let r = store
             .commit(
-                Batch {
+                &Batch {
                     jobs: vec![job(
                         vec![put("Patient", "p1", 2, Some(1), Some("p1"), b"v2")],
                         Some("p1"),
@@ -200,7 +212,7 @@ async fn a_failing_job_rolls_back_alone_and_its_failure_is_chained() {
         let store = open(&db).await;
         store
             .commit(
-                Batch {
+                &Batch {
                     jobs: vec![job(vec![key_op("shared", None)], None)],
                     folded: vec![],
                 },
@@ -211,7 +223,7 @@ async fn a_failing_job_rolls_back_alone_and_its_failure_is_chained() {
             .unwrap();
         let results = store
             .commit(
-                Batch {
+                &Batch {
                     jobs: vec![
                         job(vec![put("Organization", "o1", 1, None, None, b"a")], None),
                         // Wrong base version: conflict; its first op must not stay either.
@@ -224,7 +236,7 @@ async fn a_failing_job_rolls_back_alone_and_its_failure_is_chained() {
                         ),
                         job(vec![put("Organization", "o3", 1, None, None, b"d")], None),
                     ],
-                    folded: vec![event(EventCode::Read, None)],
+                    folded: vec![journaled(event(EventCode::Read, None))],
                 },
                 &signer(),
                 NOW,
@@ -262,7 +274,7 @@ async fn writing_with_a_missing_or_shredded_key_fails() {
         let store = open(&db).await;
         let r = store
             .commit(
-                Batch {
+                &Batch {
                     jobs: vec![job(
                         vec![put("Observation", "o1", 1, None, Some("nobody"), b"x")],
                         Some("nobody"),
@@ -288,7 +300,7 @@ async fn shredding_removes_the_key_and_the_compartment_index() {
         let store = open(&db).await;
         store
             .commit(
-                Batch {
+                &Batch {
                     jobs: vec![job(
                         vec![
                             key_op("patient:p1", Some("p1")),
@@ -320,7 +332,7 @@ async fn shredding_removes_the_key_and_the_compartment_index() {
         );
         let r = store
             .commit(
-                Batch {
+                &Batch {
                     jobs: vec![job(
                         vec![WriteOp::ShredKey {
                             key_id: "patient:p1".into(),
@@ -370,7 +382,7 @@ async fn rewrap_replaces_live_keys_only() {
         let store = open(&db).await;
         store
             .commit(
-                Batch {
+                &Batch {
                     jobs: vec![job(
                         vec![
                             key_op("patient:a", Some("a")),
@@ -391,7 +403,7 @@ async fn rewrap_replaces_live_keys_only() {
         };
         store
             .commit(
-                Batch {
+                &Batch {
                     jobs: vec![job(
                         vec![WriteOp::Rewrap {
                             keys: vec![("patient:a".into(), new.clone())],
@@ -418,7 +430,7 @@ async fn a_key_created_concurrently_is_reported_as_a_race() {
         let store = open(&db).await;
         store
             .commit(
-                Batch {
+                &Batch {
                     jobs: vec![job(vec![key_op("patient:a", Some("a"))], None)],
                     folded: vec![],
                 },
@@ -437,7 +449,7 @@ async fn a_key_created_concurrently_is_reported_as_a_race() {
         };
         let r = store
             .commit(
-                Batch {
+                &Batch {
                     jobs: vec![job(vec![other], None)],
                     folded: vec![],
                 },
@@ -456,9 +468,9 @@ async fn audit_rows_cannot_be_updated_or_deleted_through_sql() {
         let store = open(&db).await;
         store
             .commit(
-                Batch {
+                &Batch {
                     jobs: vec![],
-                    folded: vec![event(EventCode::Read, Some("p"))],
+                    folded: vec![journaled(event(EventCode::Read, Some("p")))],
                 },
                 &signer(),
                 NOW,
@@ -487,9 +499,12 @@ async fn two_stores_on_one_database_keep_one_chain() {
             tasks.push(tokio::spawn(async move {
                 for n in 0..25 {
                     s.commit(
-                        Batch {
+                        &Batch {
                             jobs: vec![],
-                            folded: vec![event(EventCode::Read, Some(&format!("p{i}-{n}")))],
+                            folded: vec![journaled(event(
+                                EventCode::Read,
+                                Some(&format!("p{i}-{n}")),
+                            ))],
                         },
                         &signer(),
                         NOW,

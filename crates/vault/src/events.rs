@@ -56,7 +56,9 @@ impl Vault {
             _ => "patient-record",
         };
         AuditEvent {
-            event_id: uuid::Uuid::new_v4().to_string(),
+            event_id: uuid::Builder::from_random_bytes(rand::random())
+                .into_uuid()
+                .to_string(),
             occurred_at: rfc3339(self.inner.clock.now()),
             code,
             action,

@@ -124,7 +124,6 @@ impl Vault {
         let missing: Vec<_> = recovered
             .into_iter()
             .filter(|e| !present.contains(&e.event.event_id))
-            .map(|e| e.event)
             .collect();
         tracing::info!(
             events = missing.len(),

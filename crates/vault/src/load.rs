@@ -61,6 +61,18 @@ impl LoadReport {
     }
 }
 
+/// Attempts of a load that keeps losing races with concurrent writers.
+const MAX_LOAD_ATTEMPTS: u32 = 12;
+
+/// A few milliseconds of spread, so that two loads that raced do not race again in step.
+fn rand_jitter(attempt: u32) -> u64 {
+    let nanos = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.subsec_nanos())
+        .unwrap_or(attempt);
+    u64::from(nanos % 7)
+}
+
 struct Planned {
     rt: ResourceType,
     id: String,
@@ -78,9 +90,15 @@ impl Vault {
         resources: Vec<Value>,
         options: LoadOptions,
     ) -> Result<LoadReport, VaultError> {
-        for attempt in 1..=3 {
+        // A concurrent writer may create a resource this load also creates (the same
+        // hospital in many bundles): the whole job is retried with fresh versions, after a
+        // short pause that grows with each attempt.
+        for attempt in 1..=MAX_LOAD_ATTEMPTS {
             match self.load_once(principal, &resources, options).await {
-                Err(VaultError::Conflict { .. }) if attempt < 3 => continue,
+                Err(VaultError::Conflict { .. }) if attempt < MAX_LOAD_ATTEMPTS => {
+                    let pause = 5 * u64::from(attempt) + rand_jitter(attempt);
+                    tokio::time::sleep(std::time::Duration::from_millis(pause)).await;
+                }
                 other => return other,
             }
         }

@@ -26,7 +26,7 @@ type Reply = oneshot::Sender<Result<(), VaultError>>;
 enum Msg {
     Job(Box<Job>, JobReply),
     Fold(Vec<JournaledEvent>),
-    FoldNow(Vec<AuditEvent>, Reply),
+    FoldNow(Vec<JournaledEvent>, Reply),
     Flush(Reply),
 }
 
@@ -63,7 +63,7 @@ impl Writer {
     }
 
     /// Chains `events` now (recovered journal events).
-    pub(crate) async fn fold_now(&self, events: Vec<AuditEvent>) -> Result<(), VaultError> {
+    pub(crate) async fn fold_now(&self, events: Vec<JournaledEvent>) -> Result<(), VaultError> {
         let (reply, wait) = oneshot::channel();
         self.tx
             .send(Msg::FoldNow(events, reply))
@@ -145,7 +145,7 @@ async fn write_loop(
     journal: Journal,
 ) {
     // Folded events whose commit failed; retried with the next batch.
-    let mut unfolded: Vec<AuditEvent> = Vec::new();
+    let mut unfolded: Vec<JournaledEvent> = Vec::new();
     let mut unfolded_upto: Option<JournalPosition> = None;
     while let Some(first) = rx.recv().await {
         let mut msgs = vec![first];
@@ -172,7 +172,7 @@ async fn write_loop(
                     if let Some(last) = events.last() {
                         upto = Some(upto.map_or(last.position, |u| u.max(last.position)));
                     }
-                    batch.folded.extend(events.into_iter().map(|e| e.event));
+                    batch.folded.extend(events);
                 }
                 Msg::FoldNow(events, reply) => {
                     batch.folded.extend(events);
@@ -188,13 +188,7 @@ async fn write_loop(
             continue;
         }
         let now = rfc3339(clock.now());
-        let failure_events: Vec<AuditEvent> = batch
-            .jobs
-            .iter()
-            .flat_map(|j| j.failure_events.iter().cloned())
-            .collect();
-        let folded_copy = batch.folded.clone();
-        match store.commit(batch, &signer, &now).await {
+        match store.commit(&batch, &signer, &now).await {
             Ok(results) => {
                 for (reply, result) in job_replies.into_iter().zip(results) {
                     let _ = reply.send(Ok(result));
@@ -209,8 +203,10 @@ async fn write_loop(
             Err(e) => {
                 tracing::error!(error = %e, "audit/write commit failed");
                 // The failed jobs' error events are journaled so the trail still shows them.
-                let failed: Vec<AuditEvent> = failure_events
-                    .into_iter()
+                let failed: Vec<AuditEvent> = batch
+                    .jobs
+                    .iter()
+                    .flat_map(|j| j.failure_events.iter().cloned())
                     .map(|mut ev| {
                         ev.outcome = Outcome::Error;
                         ev.reason = Some("storage unavailable".into());
@@ -228,7 +224,7 @@ async fn write_loop(
                         zorgkluis_store::StoreError::Database("storage unavailable".into()),
                     )));
                 }
-                unfolded = folded_copy;
+                unfolded = batch.folded;
                 unfolded_upto = upto;
                 tokio::time::sleep(Duration::from_millis(200)).await;
             }
