@@ -13,14 +13,26 @@ pub enum Dialect {
 /// Migrations, per backend, in order. Released files are never edited.
 pub(crate) fn migrations(d: Dialect) -> &'static [(&'static str, &'static str)] {
     match d {
-        Dialect::Sqlite => &[(
-            "0001_vault",
-            include_str!("../migrations/sqlite/0001_vault.sql"),
-        )],
-        Dialect::Postgres => &[(
-            "0001_vault",
-            include_str!("../migrations/postgres/0001_vault.sql"),
-        )],
+        Dialect::Sqlite => &[
+            (
+                "0001_vault",
+                include_str!("../migrations/sqlite/0001_vault.sql"),
+            ),
+            (
+                "0002_fewer_index_indexes",
+                include_str!("../migrations/sqlite/0002_fewer_index_indexes.sql"),
+            ),
+        ],
+        Dialect::Postgres => &[
+            (
+                "0001_vault",
+                include_str!("../migrations/postgres/0001_vault.sql"),
+            ),
+            (
+                "0002_fewer_index_indexes",
+                include_str!("../migrations/postgres/0002_fewer_index_indexes.sql"),
+            ),
+        ],
     }
 }
 

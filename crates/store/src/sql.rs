@@ -263,11 +263,14 @@ impl SqlStore {
                 .await
                 .map_err(db)?;
                 for table in ["idx_token", "idx_date", "idx_ref", "idx_blind"] {
-                    sqlx::query(&format!("DELETE FROM {table} WHERE patient_id = $1"))
-                        .bind(patient_id)
-                        .execute(&mut *conn)
-                        .await
-                        .map_err(db)?;
+                    sqlx::query(&format!(
+                        "DELETE FROM {table} WHERE (resource_type, id) IN \
+                         (SELECT resource_type, id FROM resources WHERE patient_id = $1)"
+                    ))
+                    .bind(patient_id)
+                    .execute(&mut *conn)
+                    .await
+                    .map_err(db)?;
                 }
                 Ok(())
             }
@@ -763,35 +766,38 @@ impl Store for SqlStore {
         &self,
         keys: &[(String, String)],
     ) -> Result<std::collections::HashMap<(String, String), CurrentRow>, StoreError> {
-        let wanted: std::collections::HashSet<&(String, String)> = keys.iter().collect();
-        let mut ids: Vec<&str> = keys.iter().map(|(_, id)| id.as_str()).collect();
-        ids.sort_unstable();
-        ids.dedup();
+        // Grouped by type, so that every lookup uses the primary key (type, id).
+        let mut by_type: std::collections::BTreeMap<&str, Vec<&str>> =
+            std::collections::BTreeMap::new();
+        for (rt, id) in keys {
+            by_type.entry(rt.as_str()).or_default().push(id.as_str());
+        }
         let mut out = std::collections::HashMap::new();
-        for size in chunk_sizes(ids.len()).into_iter().scan(0usize, |at, n| {
-            let range = *at..*at + n;
-            *at += n;
-            Some(range)
-        }) {
-            let chunk = &ids[size];
-            let placeholders: Vec<String> = (1..=chunk.len()).map(|i| format!("${i}")).collect();
-            let sql = format!(
-                "SELECT resource_type, id, version, deleted, patient_id FROM resources WHERE id IN ({})",
-                placeholders.join(", ")
-            );
-            let mut q = sqlx::query(&sql);
-            for id in chunk {
-                q = q.bind(*id);
-            }
-            for r in q.fetch_all(&self.pool).await? {
-                let key: (String, String) = (r.try_get(0)?, r.try_get(1)?);
-                if wanted.contains(&key) {
+        for (rt, mut ids) in by_type {
+            ids.sort_unstable();
+            ids.dedup();
+            let mut at = 0;
+            for size in chunk_sizes(ids.len()) {
+                let chunk = &ids[at..at + size];
+                at += size;
+                let placeholders: Vec<String> =
+                    (2..=chunk.len() + 1).map(|i| format!("${i}")).collect();
+                let sql = format!(
+                    "SELECT id, version, deleted, patient_id FROM resources \
+                     WHERE resource_type = $1 AND id IN ({})",
+                    placeholders.join(", ")
+                );
+                let mut q = sqlx::query(&sql).bind(rt);
+                for id in chunk {
+                    q = q.bind(*id);
+                }
+                for r in q.fetch_all(&self.pool).await? {
                     out.insert(
-                        key,
+                        (rt.to_owned(), r.try_get::<String, _>(0)?),
                         CurrentRow {
-                            version: r.try_get(2)?,
-                            deleted: r.try_get::<i64, _>(3)? != 0,
-                            patient_id: r.try_get(4)?,
+                            version: r.try_get(1)?,
+                            deleted: r.try_get::<i64, _>(2)? != 0,
+                            patient_id: r.try_get(3)?,
                         },
                     );
                 }
