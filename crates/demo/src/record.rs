@@ -587,6 +587,50 @@ fn ensure_reason(
     Some(problems.len() - 1)
 }
 
+/// A care team some patients have besides the GP practice.
+struct OptionalCare {
+    care: Care,
+    min_age: u32,
+    /// Chance when a diagnosis calls for this care, and otherwise.
+    with_reason: f64,
+    otherwise: f64,
+    /// Diagnoses that explain it, for older and younger patients.
+    reasons: (&'static str, &'static str),
+    roles: &'static [&'static str],
+    /// The team started between these many days ago.
+    started_days_ago: (i64, i64),
+}
+
+const OPTIONAL_CARE: &[OptionalCare] = &[
+    OptionalCare {
+        care: Care::Physio,
+        min_age: 6,
+        with_reason: 0.5,
+        otherwise: 0.13,
+        reasons: PHYSIO_REASONS,
+        roles: &["physiotherapist"],
+        started_days_ago: (21, 400),
+    },
+    OptionalCare {
+        care: Care::Coach,
+        min_age: 8,
+        with_reason: 0.35,
+        otherwise: 0.09,
+        reasons: COACH_REASONS,
+        roles: &["coach"],
+        started_days_ago: (30, 900),
+    },
+    OptionalCare {
+        care: Care::Hospital,
+        min_age: 25,
+        with_reason: 0.55,
+        otherwise: 0.12,
+        reasons: HOSPITAL_REASONS,
+        roles: &["medical_specialist", "nurse"],
+        started_days_ago: (60, 1500),
+    },
+];
+
 /// The GP-practice team for everyone; physiotherapy, coaching and hospital teams for
 /// some, more often when a diagnosis calls for them.
 fn care_teams<'a>(
@@ -613,60 +657,21 @@ fn care_teams<'a>(
         None,
     ));
 
-    let physio = age >= 6
-        && g.chance(if has(problems, Care::Physio) {
-            0.5
+    for c in OPTIONAL_CARE {
+        let likelihood = if has(problems, c.care) {
+            c.with_reason
         } else {
-            0.13
-        });
-    if physio {
-        let reason = ensure_reason(g, problems, Care::Physio, PHYSIO_REASONS, age, birth);
-        let therapist = g.pick("physiotherapist");
-        let start = g.days_ago(21, 400).max(birth);
-        teams.push(write_care_team(
-            g,
-            Care::Physio,
-            start,
-            &[("physiotherapist", therapist)],
-            reason,
-        ));
-    }
-    let coach = age >= 8
-        && g.chance(if has(problems, Care::Coach) {
-            0.35
-        } else {
-            0.09
-        });
-    if coach {
-        let reason = ensure_reason(g, problems, Care::Coach, COACH_REASONS, age, birth);
-        let who = g.pick("coach");
-        let start = g.days_ago(30, 900).max(birth);
-        teams.push(write_care_team(
-            g,
-            Care::Coach,
-            start,
-            &[("coach", who)],
-            reason,
-        ));
-    }
-    let hospital = age >= 25
-        && g.chance(if has(problems, Care::Hospital) {
-            0.55
-        } else {
-            0.12
-        });
-    if hospital {
-        let reason = ensure_reason(g, problems, Care::Hospital, HOSPITAL_REASONS, age, birth);
-        let specialist = g.pick("medical_specialist");
-        let nurse = g.pick("nurse");
-        let start = g.days_ago(60, 1500).max(birth);
-        teams.push(write_care_team(
-            g,
-            Care::Hospital,
-            start,
-            &[("medical_specialist", specialist), ("nurse", nurse)],
-            reason,
-        ));
+            c.otherwise
+        };
+        if age < c.min_age || !g.chance(likelihood) {
+            continue;
+        }
+        let reason = ensure_reason(g, problems, c.care, c.reasons, age, birth);
+        let members: Vec<(&str, &StaffMember)> = c.roles.iter().map(|r| (*r, g.pick(r))).collect();
+        let start = g
+            .days_ago(c.started_days_ago.0, c.started_days_ago.1)
+            .max(birth);
+        teams.push(write_care_team(g, c.care, start, &members, reason));
     }
     teams
 }
