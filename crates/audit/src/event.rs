@@ -31,6 +31,14 @@ pub enum EventCode {
     AccessDenied,
     /// The whole vault was copied (backup) or restored.
     Backup,
+    /// A login: success, failure or lockout (HP-5), with device and session data.
+    Login,
+    /// A logout or session end.
+    Logout,
+    /// The emergency procedure (break-the-glass) was started (DICOM 110127).
+    EmergencyAccess,
+    /// An account or its rights, or a technical access grant, changed (CO-8, PC-5).
+    AccountChange,
 }
 
 impl EventCode {
@@ -49,6 +57,10 @@ impl EventCode {
             Self::AuditRead => "audit-read",
             Self::AccessDenied => "access-denied",
             Self::Backup => "backup",
+            Self::Login => "login",
+            Self::Logout => "logout",
+            Self::EmergencyAccess => "emergency-access",
+            Self::AccountChange => "account-change",
         }
     }
 }
@@ -167,6 +179,10 @@ pub struct AuditObject {
     /// Search query with identifying values redacted.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub query: Option<String>,
+    /// When one event covers several resources of the patient read in one interaction
+    /// (search hits, `$everything`): each as `Type/id/_history/version`.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub entities: Vec<String>,
 }
 
 /// One NEN 7513 audit event.

@@ -71,6 +71,36 @@ pub async fn run(vault: &Vault, opts: VaultBench) -> Result<()> {
             bare.reads_per_s
         );
     }
+    #[cfg(feature = "bench-unaudited-reads")]
+    {
+        // The decision inside a read, for a GP of the demo practice (facts cached after
+        // the first touch of each patient, as in a running server).
+        let logins = crate::accounts::provision_demo(vault, opts.seed, opts.patients).await?;
+        let gp_login = logins
+            .iter()
+            .find(|l| l.role == "gp")
+            .map(|l| l.login.clone())
+            .unwrap_or_default();
+        if let Some(gp) = vault.principal_for_login(&gp_login, "bench").await? {
+            let _warm = vault.time_read_decisions(&gp, &targets).await?;
+            let mut times = Vec::new();
+            for _ in 0..5 {
+                times.extend(vault.time_read_decisions(&gp, &targets).await?);
+            }
+            times.sort();
+            println!();
+            println!(
+                "access decision inside a read ({} decisions as {gp_login}, warm facts cache)",
+                times.len()
+            );
+            println!(
+                "  p50 {:.2} µs, p99 {:.2} µs, max {:.1} µs",
+                percentile(&times, 0.5).as_secs_f64() * 1e6,
+                percentile(&times, 0.99).as_secs_f64() * 1e6,
+                times.last().copied().unwrap_or_default().as_secs_f64() * 1e6
+            );
+        }
+    }
     #[cfg(not(feature = "bench-unaudited-reads"))]
     println!(
         "  (build with --features bench-unaudited-reads to measure the audit overhead as a ratio)"

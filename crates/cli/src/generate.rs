@@ -107,13 +107,3 @@ fn print_counts(report: &LoadReport) {
         println!("  {k:<28} {v:>9}");
     }
 }
-
-/// Prints the demo identities.
-pub fn print_demo_identities() {
-    let dir = zorgkluis_demo::directory(7513);
-    println!("Demo identities (DEMO ONLY; web login arrives with the accounts feature):");
-    println!("  {:<22} {:<20} name", "login", "role");
-    for s in &dir.staff {
-        println!("  {:<22} {:<20} {}", s.login, s.role, s.display);
-    }
-}

@@ -1,6 +1,10 @@
 //! `zorgkluis`: parse arguments, load settings, call the library.
 
+mod accounts;
 mod bench;
+mod bench_http;
+mod bench_policy;
+mod clients;
 mod exchange;
 mod generate;
 mod settings;
@@ -11,7 +15,7 @@ use std::sync::Arc;
 use anyhow::{Context, Result};
 use clap::{Parser, Subcommand};
 use zorgkluis_domain::SystemClock;
-use zorgkluis_vault::{OperatorPurpose, Principal, Vault, VaultConfig};
+use zorgkluis_vault::{AccountKind, NewAccount, OperatorPurpose, Principal, Vault, VaultConfig};
 
 use settings::{Flags, Settings};
 
@@ -42,6 +46,10 @@ enum Command {
         /// Seed: the same seed gives the same data.
         #[arg(long, default_value_t = 7513)]
         seed: u64,
+        /// Also create the demo organisations and one demo account per role (DEMO ONLY:
+        /// fixed password and second-factor secret, printed).
+        #[arg(long)]
+        with_demo_accounts: bool,
     },
     /// Generate demo data if the database is empty, then serve.
     Demo {
@@ -97,6 +105,21 @@ enum Command {
         /// The backup file.
         file: std::path::PathBuf,
     },
+    /// Accounts: add, disable, enable, list; technical access grants (PC-5).
+    Users {
+        #[command(subcommand)]
+        command: UsersCommand,
+    },
+    /// API clients (OAuth 2 / SMART on FHIR): add, list, revoke.
+    Clients {
+        #[command(subcommand)]
+        command: clients::ClientsCommand,
+    },
+    /// Organisations: kind, region, minors rule, locum arrangements.
+    Organisations {
+        #[command(subcommand)]
+        command: OrganisationsCommand,
+    },
     /// Measurements (see BENCHMARKS.md).
     Bench {
         #[command(subcommand)]
@@ -106,6 +129,51 @@ enum Command {
 
 #[derive(Debug, Subcommand)]
 enum BenchCommand {
+    /// HTTP load on a running FHIR server over loopback: discovery through FHIR search,
+    /// then requests from keep-alive connections; prints throughput and latency.
+    Http {
+        /// FHIR base URL on loopback, e.g. http://127.0.0.1:8080/fhir.
+        #[arg(long)]
+        url: String,
+        /// Bearer token (Authorization: Bearer …).
+        #[arg(long, conflicts_with = "cookie")]
+        token: Option<String>,
+        /// Session cookie: NAME=VALUE, or the value of zk_session alone.
+        #[arg(long)]
+        cookie: Option<String>,
+        /// read, search, mixed (80/10/10 read/search/create), everything, create, or
+        /// generic (standard FHIR R4 only, for any server).
+        #[arg(
+            long,
+            default_value = "read",
+            value_parser = clap::builder::PossibleValuesParser::new(zorgkluis_load::Workload::NAMES)
+        )]
+        workload: String,
+        /// Workers, one keep-alive connection each.
+        #[arg(long, default_value_t = 16)]
+        concurrency: usize,
+        /// Seconds of the timed phase (at most).
+        #[arg(long, default_value_t = 30)]
+        duration: u64,
+        /// Stop after this many requests.
+        #[arg(long)]
+        requests: Option<u64>,
+        /// The server's process id: report its peak resident memory.
+        #[arg(long)]
+        server_pid: Option<u32>,
+        /// Seed of the random choices.
+        #[arg(long, default_value_t = 7513)]
+        seed: u64,
+        /// Also write the report as JSON to FILE.
+        #[arg(long)]
+        json: Option<std::path::PathBuf>,
+    },
+    /// Access decisions per second on one core, and time per decision.
+    Policy {
+        /// Decisions to make.
+        #[arg(long, default_value_t = 5_000_000)]
+        decisions: u32,
+    },
     /// In-process vault benchmark: load, audited reads, audit throughput.
     Vault {
         /// Demo patients to load first (if fewer are present).
@@ -120,6 +188,134 @@ enum BenchCommand {
         /// Seed of the demo data.
         #[arg(long, default_value_t = 7513)]
         seed: u64,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+enum UsersCommand {
+    /// Add an account. The password comes from ZORGKLUIS_NEW_PASSWORD or standard input;
+    /// staff always get a second factor (its secret and recovery codes are printed once).
+    Add {
+        /// Login name.
+        #[arg(long)]
+        login: String,
+        /// Full name.
+        #[arg(long)]
+        name: String,
+        /// staff, patient or representative.
+        #[arg(long, default_value = "staff")]
+        kind: String,
+        /// Staff: the organisation (Organization id).
+        #[arg(long)]
+        organisation: Option<String>,
+        /// Staff: gp, assistant, practice_nurse, nurse, physiotherapist, coach,
+        /// medical_specialist, locum_gp, pharmacist, privacy_officer, administrator, maintainer.
+        #[arg(long)]
+        role: Option<String>,
+        /// Staff: their Practitioner resource id (care-team member).
+        #[arg(long)]
+        practitioner: Option<String>,
+        /// Staff: AGB code.
+        #[arg(long)]
+        agb: Option<String>,
+        /// Staff: BIG number.
+        #[arg(long)]
+        big: Option<String>,
+        /// Patient: their Patient resource id.
+        #[arg(long)]
+        patient: Option<String>,
+        /// Representative: PATIENT_ID:RELATEDPERSON_ID (repeatable).
+        #[arg(long)]
+        represents: Vec<String>,
+        /// E-mail address.
+        #[arg(long)]
+        email: Option<String>,
+        /// Patients: also set up a second factor.
+        #[arg(long)]
+        totp: bool,
+        /// Staff: record that the confidentiality agreement was signed (CO-8).
+        #[arg(long)]
+        confidentiality_signed: bool,
+    },
+    /// Disable an account; its sessions end on their next request.
+    Disable {
+        /// Login name.
+        login: String,
+    },
+    /// Enable a disabled account.
+    Enable {
+        /// Login name.
+        login: String,
+    },
+    /// List accounts (no secrets).
+    List,
+    /// CO-8: a member of staff's rights per data category at an organisation. Lists are
+    /// comma-separated categories (demographics, appointments, medication, allergies,
+    /// contra_indications, conditions, results, reports, care_record, messages,
+    /// administrative; `clinical` and `all` as shorthands); an omitted list keeps the
+    /// role's default.
+    Rights {
+        /// Login name.
+        #[arg(long)]
+        login: String,
+        /// The organisation the role is at.
+        #[arg(long)]
+        organisation: String,
+        /// May see.
+        #[arg(long)]
+        read: Option<String>,
+        /// May enter.
+        #[arg(long)]
+        enter: Option<String>,
+        /// May change.
+        #[arg(long)]
+        change: Option<String>,
+        /// May delete.
+        #[arg(long)]
+        delete: Option<String>,
+        /// Back to the role's defaults.
+        #[arg(long)]
+        defaults: bool,
+    },
+    /// PC-5: a time-limited technical access grant for an administrator or maintainer.
+    Grant {
+        /// Login of the administrator or maintainer.
+        #[arg(long)]
+        login: String,
+        /// The patient's id.
+        #[arg(long)]
+        patient: String,
+        /// Minutes (1 to 1440).
+        #[arg(long, default_value_t = 60)]
+        minutes: i64,
+        /// Why (logged).
+        #[arg(long)]
+        reason: String,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+enum OrganisationsCommand {
+    /// Add or change an organisation.
+    Set {
+        /// Organization resource id.
+        #[arg(long)]
+        id: String,
+        /// Name.
+        #[arg(long)]
+        name: String,
+        /// gp_practice, physio_practice, care_organisation, hospital_clinic, pharmacy, gp_post, laboratory.
+        #[arg(long)]
+        kind: String,
+        /// Regional exchange region.
+        #[arg(long)]
+        region: Option<String>,
+        /// PT-3: below this age staff need a parent's consent.
+        #[arg(long)]
+        parental_consent_below: Option<u32>,
+        /// GP-8: GP practice (Organization id) this organisation's locums stand in for.
+        #[arg(long)]
+        locum_for: Vec<String>,
     },
 }
 
@@ -207,9 +403,17 @@ async fn run(cli: Cli) -> Result<std::process::ExitCode> {
         &|k| std::env::var(k).ok(),
     )?;
     match cli.command {
-        Command::Generate { patients, seed } => {
+        Command::Generate {
+            patients,
+            seed,
+            with_demo_accounts,
+        } => {
             let vault = open_vault(&settings, true).await?;
             generate::run(&vault, patients, seed).await?;
+            if with_demo_accounts {
+                let logins = accounts::provision_demo(&vault, seed, patients).await?;
+                accounts::print_demo_logins(&logins);
+            }
             vault.close().await?;
         }
         Command::Demo { patients, .. } => {
@@ -218,11 +422,83 @@ async fn run(cli: Cli) -> Result<std::process::ExitCode> {
                 println!("Empty vault: generating {patients} demo patients (seed 7513)…");
                 generate::run(&vault, patients, 7513).await?;
             }
-            serve(vault, &settings, true).await?;
+            let logins = accounts::provision_demo(&vault, 7513, patients).await?;
+            serve(vault, &settings, Some(logins)).await?;
+        }
+        Command::Bench {
+            command: BenchCommand::Policy { decisions },
+        } => bench_policy::run(decisions),
+        Command::Bench {
+            command:
+                BenchCommand::Http {
+                    url,
+                    token,
+                    cookie,
+                    workload,
+                    concurrency,
+                    duration,
+                    requests,
+                    server_pid,
+                    seed,
+                    json,
+                },
+        } => {
+            bench_http::run(bench_http::HttpBench {
+                url,
+                token,
+                cookie,
+                workload,
+                concurrency,
+                duration,
+                requests,
+                server_pid,
+                seed,
+                json,
+            })
+            .await?;
+        }
+        Command::Users { command } => {
+            let vault = open_vault(&settings, false).await?;
+            let result = users(&vault, command).await;
+            vault.close().await?;
+            result?;
+        }
+        Command::Clients { command } => {
+            let vault = open_vault(&settings, false).await?;
+            let result = clients::run(&vault, command).await;
+            vault.close().await?;
+            result?;
+        }
+        Command::Organisations {
+            command:
+                OrganisationsCommand::Set {
+                    id,
+                    name,
+                    kind,
+                    region,
+                    parental_consent_below,
+                    locum_for,
+                },
+        } => {
+            let vault = open_vault(&settings, false).await?;
+            let org = zorgkluis_vault::OrganisationSettings {
+                id,
+                name,
+                kind,
+                region,
+                agb: None,
+                ura: None,
+                parental_consent_below,
+                locum_for: locum_for.into_iter().map(|p| (p, None, None)).collect(),
+            };
+            let result = vault.upsert_organisation(&accounts::operator(), &org).await;
+            vault.close().await?;
+            result?;
+            println!("organisation {} saved", org.id);
         }
         Command::Serve { .. } => {
             let vault = open_vault(&settings, true).await?;
-            serve(vault, &settings, false).await?;
+            serve(vault, &settings, None).await?;
         }
         Command::Audit {
             command: AuditCommand::Verify,
@@ -360,7 +636,193 @@ async fn run(cli: Cli) -> Result<std::process::ExitCode> {
     Ok(std::process::ExitCode::SUCCESS)
 }
 
-async fn serve(vault: Vault, settings: &Settings, demo: bool) -> Result<()> {
+async fn users(vault: &Vault, command: UsersCommand) -> Result<()> {
+    let admin = accounts::operator();
+    match command {
+        UsersCommand::Add {
+            login,
+            name,
+            kind,
+            organisation,
+            role,
+            practitioner,
+            agb,
+            big,
+            patient,
+            represents,
+            email,
+            totp,
+            confidentiality_signed,
+        } => {
+            let account_kind = match kind.as_str() {
+                "staff" => {
+                    let role = role.context("--role is needed for staff")?;
+                    AccountKind::Staff {
+                        organisation_id: organisation
+                            .context("--organisation is needed for staff")?,
+                        role: zorgkluis_policy::StaffRole::parse(&role)
+                            .with_context(|| format!("unknown role {role}"))?,
+                        practitioner_id: practitioner,
+                        agb,
+                        big,
+                        rights: None,
+                    }
+                }
+                "patient" => AccountKind::Patient {
+                    patient_id: patient.context("--patient is needed for a patient account")?,
+                },
+                "representative" => AccountKind::Representative {
+                    represents: represents
+                        .iter()
+                        .map(|r| accounts::parse_representation(r))
+                        .collect::<Result<_>>()?,
+                },
+                other => anyhow::bail!("unknown kind {other} (staff, patient, representative)"),
+            };
+            let organisation_id = match &account_kind {
+                AccountKind::Staff {
+                    organisation_id, ..
+                } => Some(organisation_id.clone()),
+                _ => None,
+            };
+            let created = vault
+                .add_account(
+                    &admin,
+                    NewAccount {
+                        login: login.clone(),
+                        display_name: name,
+                        email,
+                        password: accounts::read_password()?,
+                        kind: account_kind,
+                        with_totp: totp,
+                        fixed_totp_secret: None,
+                    },
+                    zorgkluis_auth::Argon2Cost::Interactive,
+                )
+                .await?;
+            if let (true, Some(org)) = (confidentiality_signed, organisation_id) {
+                vault
+                    .accept_confidentiality(
+                        &created.user_id,
+                        &org,
+                        zorgkluis_vault::CONFIDENTIALITY_VERSION,
+                    )
+                    .await?;
+            }
+            println!("account {login} created ({})", created.user_id);
+            if let (Some(secret), Some(uri)) = (&created.totp_secret, &created.otpauth_uri) {
+                println!("second factor (shown once): secret {secret}");
+                println!("  {uri}");
+                println!("recovery codes (shown once; each works once):");
+                for c in &created.recovery_codes {
+                    println!("  {c}");
+                }
+            }
+        }
+        UsersCommand::Disable { login } => {
+            vault.set_account_disabled(&admin, &login, true).await?;
+            println!("account {login} disabled; its sessions end on their next request");
+        }
+        UsersCommand::Enable { login } => {
+            vault.set_account_disabled(&admin, &login, false).await?;
+            println!("account {login} enabled");
+        }
+        UsersCommand::List => {
+            println!(
+                "{:<28} {:<15} {:<34} {:<4} {:<8} name",
+                "login", "kind", "roles", "2FA", "status"
+            );
+            for a in vault.accounts(&admin).await? {
+                let roles = a
+                    .roles
+                    .iter()
+                    .map(|(_, r, signed)| {
+                        if *signed {
+                            r.clone()
+                        } else {
+                            format!("{r} (unsigned)")
+                        }
+                    })
+                    .collect::<Vec<_>>()
+                    .join(", ");
+                println!(
+                    "{:<28} {:<15} {:<34} {:<4} {:<8} {}",
+                    a.login,
+                    a.kind,
+                    roles,
+                    if a.second_factor { "yes" } else { "no" },
+                    if a.disabled { "disabled" } else { "active" },
+                    a.display_name
+                );
+            }
+        }
+        UsersCommand::Rights {
+            login,
+            organisation,
+            read,
+            enter,
+            change,
+            delete,
+            defaults,
+        } => {
+            let rights = if defaults {
+                None
+            } else {
+                let account = vault
+                    .accounts(&admin)
+                    .await?
+                    .into_iter()
+                    .find(|a| a.login == login.to_lowercase())
+                    .with_context(|| format!("no account {login}"))?;
+                let role = account
+                    .roles
+                    .iter()
+                    .find(|(org, _, _)| *org == organisation)
+                    .and_then(|(_, r, _)| zorgkluis_policy::StaffRole::parse(r))
+                    .with_context(|| format!("{login} has no role at {organisation}"))?;
+                let base = zorgkluis_policy::Rights::role_default(role);
+                let parse =
+                    |list: Option<String>, default| -> Result<zorgkluis_policy::Categories> {
+                        match list {
+                            None => Ok(default),
+                            Some(l) => zorgkluis_policy::Categories::parse_list(&l)
+                                .with_context(|| format!("unknown category in {l:?}")),
+                        }
+                    };
+                Some(zorgkluis_policy::Rights {
+                    read: parse(read, base.read)?,
+                    enter: parse(enter, base.enter)?,
+                    change: parse(change, base.change)?,
+                    delete: parse(delete, base.delete)?,
+                })
+            };
+            vault
+                .set_rights(&admin, &login, &organisation, rights)
+                .await?;
+            println!("rights of {login} at {organisation} saved; they apply from the next request");
+        }
+        UsersCommand::Grant {
+            login,
+            patient,
+            minutes,
+            reason,
+        } => {
+            let until = vault
+                .grant_technical_access(&admin, &login, &patient, minutes, &reason)
+                .await?;
+            println!(
+                "technical access for {login} to patient {patient} until unix time {until}; logged"
+            );
+        }
+    }
+    Ok(())
+}
+
+async fn serve(
+    vault: Vault,
+    settings: &Settings,
+    demo: Option<Vec<accounts::DemoLogin>>,
+) -> Result<()> {
     let bound = zorgkluis_server::bind(&settings.listen).await?;
     let url = format!("http://{}", bound.addr);
     println!(
@@ -368,8 +830,9 @@ async fn serve(vault: Vault, settings: &Settings, demo: bool) -> Result<()> {
         vault.dialect().name()
     );
     println!("  health: {url}/health");
-    if demo {
-        generate::print_demo_identities();
+    if let Some(logins) = demo {
+        accounts::print_demo_logins(&logins);
+        println!("The vault checks these logins (password, second factor, throttling, sessions); the web login pages arrive with the portal.");
     }
     println!("Press Ctrl-C to stop.");
     zorgkluis_server::serve(vault, bound, shutdown_signal()).await?;

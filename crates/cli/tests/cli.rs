@@ -143,3 +143,156 @@ fn serve_answers_health_and_stops_cleanly_on_sigterm() {
     assert!(child.wait().unwrap().success());
     assert!(rest.iter().any(|l| l.contains("stopped")), "{rest:?}");
 }
+
+#[test]
+fn co3_users_add_list_disable_from_the_terminal_and_a_weak_password_is_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    let ok = zorgkluis(dir.path(), &["generate", "--patients", "1"]);
+    assert!(ok.status.success(), "{}", text(&ok));
+    let ok = zorgkluis(
+        dir.path(),
+        &[
+            "organisations",
+            "set",
+            "--id",
+            "org-1",
+            "--name",
+            "Praktijk Test",
+            "--kind",
+            "gp_practice",
+            "--region",
+            "noord-veluwe",
+        ],
+    );
+    assert!(ok.status.success(), "{}", text(&ok));
+    let add = |login: &str, password: &str| {
+        Command::new(env!("CARGO_BIN_EXE_zorgkluis"))
+            .arg("--data-dir")
+            .arg(dir.path())
+            .args([
+                "users",
+                "add",
+                "--login",
+                login,
+                "--name",
+                "Anna de Wit",
+                "--role",
+                "assistant",
+                "--organisation",
+                "org-1",
+                "--confidentiality-signed",
+            ])
+            .env("ZORGKLUIS_NEW_PASSWORD", password)
+            .env_remove("ZORGKLUIS_DATABASE_URL")
+            .output()
+            .unwrap()
+    };
+    let weak = add("a.dewit", "welkom01");
+    assert!(!weak.status.success());
+    assert!(
+        text(&weak).contains("password not accepted"),
+        "{}",
+        text(&weak)
+    );
+    let created = add("a.dewit", "zomer-duinen-fietspad-88");
+    assert!(created.status.success(), "{}", text(&created));
+    let out = text(&created);
+    assert!(
+        out.contains("second factor (shown once)"),
+        "staff always get a second factor: {out}"
+    );
+    assert!(out.contains("recovery codes"), "{out}");
+    let list = text(&zorgkluis(dir.path(), &["users", "list"]));
+    let line = list.lines().find(|l| l.starts_with("a.dewit")).unwrap();
+    assert!(
+        line.contains("assistant") && line.contains("yes") && line.contains("active"),
+        "{line}"
+    );
+    let rights = zorgkluis(
+        dir.path(),
+        &[
+            "users",
+            "rights",
+            "--login",
+            "a.dewit",
+            "--organisation",
+            "org-1",
+            "--read",
+            "demographics,appointments,results",
+        ],
+    );
+    assert!(rights.status.success(), "{}", text(&rights));
+    let bad = zorgkluis(
+        dir.path(),
+        &[
+            "users",
+            "rights",
+            "--login",
+            "a.dewit",
+            "--organisation",
+            "org-1",
+            "--read",
+            "everything",
+        ],
+    );
+    assert!(
+        !bad.status.success() && text(&bad).contains("unknown category"),
+        "{}",
+        text(&bad)
+    );
+    let disabled = zorgkluis(dir.path(), &["users", "disable", "a.dewit"]);
+    assert!(disabled.status.success(), "{}", text(&disabled));
+    let list = text(&zorgkluis(dir.path(), &["users", "list"]));
+    assert!(
+        list.lines()
+            .any(|l| l.starts_with("a.dewit") && l.contains("disabled")),
+        "{list}"
+    );
+}
+
+#[test]
+fn demo_prints_the_url_and_one_login_per_role() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut child = Command::new(env!("CARGO_BIN_EXE_zorgkluis"))
+        .arg("--data-dir")
+        .arg(dir.path())
+        .args(["demo", "--patients", "4", "--listen", "127.0.0.1:0"])
+        .env_remove("ZORGKLUIS_DATABASE_URL")
+        .stdout(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
+    let mut seen = Vec::new();
+    for line in lines.by_ref() {
+        let line = line.unwrap();
+        let done = line.contains("Press Ctrl-C");
+        seen.push(line);
+        if done {
+            break;
+        }
+    }
+    let all = seen.join("\n");
+    assert!(all.contains("http://127.0.0.1:"), "{all}");
+    assert!(all.contains("DEMO ONLY"), "{all}");
+    for role in [
+        "patient (age",
+        "representative (",
+        " gp ",
+        " assistant ",
+        " practice_nurse ",
+        " physiotherapist ",
+        " coach ",
+        " locum_gp ",
+        " pharmacist ",
+        " privacy_officer ",
+        " administrator ",
+    ] {
+        assert!(all.contains(role), "no demo login for {role}: {all}");
+    }
+    Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status()
+        .unwrap();
+    let _: Vec<String> = lines.map_while(Result::ok).collect();
+    assert!(child.wait().unwrap().success());
+}

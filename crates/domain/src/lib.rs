@@ -7,9 +7,11 @@
 pub mod bsn;
 pub mod clock;
 pub mod id;
+pub mod registers;
 pub mod role;
 
 pub use bsn::{Bsn, BsnError};
 pub use clock::{Clock, FixedClock, SystemClock};
 pub use id::{IdError, ResourceId};
+pub use registers::{Agb, Big, RegisterError, Ura};
 pub use role::{Actor, FunctionalRole};

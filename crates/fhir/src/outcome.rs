@@ -58,6 +58,10 @@ pub enum IssueCode {
     Deleted,
     /// Duplicate.
     Duplicate,
+    /// Authentication required.
+    Login,
+    /// Several matches where one was expected.
+    MultipleMatches,
 }
 
 impl IssueCode {
@@ -78,6 +82,8 @@ impl IssueCode {
             Self::Exception => "exception",
             Self::Deleted => "deleted",
             Self::Duplicate => "duplicate",
+            Self::Login => "login",
+            Self::MultipleMatches => "multiple-matches",
         }
     }
 }

@@ -22,6 +22,30 @@ pub(crate) fn migrations(d: Dialect) -> &'static [(&'static str, &'static str)] 
                 "0002_fewer_index_indexes",
                 include_str!("../migrations/sqlite/0002_fewer_index_indexes.sql"),
             ),
+            (
+                "0003_accounts",
+                include_str!("../migrations/sqlite/0003_accounts.sql"),
+            ),
+            (
+                "0004_version_category",
+                include_str!("../migrations/sqlite/0004_version_category.sql"),
+            ),
+            (
+                "0005_personal_note_locks",
+                include_str!("../migrations/sqlite/0005_personal_note_locks.sql"),
+            ),
+            (
+                "0006_api_clients",
+                include_str!("../migrations/sqlite/0006_api_clients.sql"),
+            ),
+            (
+                "0007_type_history_index",
+                include_str!("../migrations/sqlite/0007_type_history_index.sql"),
+            ),
+            (
+                "0008_reference_search_index",
+                include_str!("../migrations/sqlite/0008_reference_search_index.sql"),
+            ),
         ],
         Dialect::Postgres => &[
             (
@@ -31,6 +55,30 @@ pub(crate) fn migrations(d: Dialect) -> &'static [(&'static str, &'static str)] 
             (
                 "0002_fewer_index_indexes",
                 include_str!("../migrations/postgres/0002_fewer_index_indexes.sql"),
+            ),
+            (
+                "0003_accounts",
+                include_str!("../migrations/postgres/0003_accounts.sql"),
+            ),
+            (
+                "0004_version_category",
+                include_str!("../migrations/postgres/0004_version_category.sql"),
+            ),
+            (
+                "0005_personal_note_locks",
+                include_str!("../migrations/postgres/0005_personal_note_locks.sql"),
+            ),
+            (
+                "0006_api_clients",
+                include_str!("../migrations/postgres/0006_api_clients.sql"),
+            ),
+            (
+                "0007_type_history_index",
+                include_str!("../migrations/postgres/0007_type_history_index.sql"),
+            ),
+            (
+                "0008_reference_search_index",
+                include_str!("../migrations/postgres/0008_reference_search_index.sql"),
             ),
         ],
     }

@@ -9,12 +9,18 @@
 //! the same transaction, and a signed checkpoint now and then.
 #![warn(missing_docs)]
 
+mod accounts;
+mod clients;
 mod dialect;
 mod rows;
+mod search;
 mod sql;
 
+pub use accounts::*;
+pub use clients::*;
 pub use dialect::Dialect;
 pub use rows::*;
+pub use search::{DateTest, IndexClause, IndexQuery, SearchCandidate, SystemMatch, TokenMatch};
 pub use sql::SqlStore;
 
 use async_trait::async_trait;
@@ -39,6 +45,9 @@ pub enum StoreError {
     /// The stored data is not what the schema promises (tampering or a bug).
     #[error("stored data is inconsistent: {0}")]
     Corrupt(String),
+    /// A row with the same unique key (e.g. a user's login) already exists.
+    #[error("already exists")]
+    Duplicate,
 }
 
 impl From<sqlx::Error> for StoreError {
@@ -107,6 +116,41 @@ pub trait Store: Send + Sync + 'static {
     /// Current (not deleted) resources of a patient compartment, by type then id.
     async fn compartment(&self, patient_id: &str) -> Result<Vec<ReadRow>, StoreError>;
 
+    /// Audit events by patient, user and period (each optional; RFC 3339 bounds, `until`
+    /// inclusive of the whole day when a date is given), newest first.
+    async fn audit_search(
+        &self,
+        patient_id: Option<&str>,
+        user_id: Option<&str>,
+        since: Option<&str>,
+        until: Option<&str>,
+        limit: i64,
+    ) -> Result<Vec<ChainedEvent>, StoreError>;
+
+    /// Versions of every resource of a type, newest first (type history), changed at or
+    /// after `since` when given.
+    async fn type_history(
+        &self,
+        resource_type: &str,
+        since: Option<&str>,
+        limit: i64,
+    ) -> Result<Vec<ReadRow>, StoreError>;
+
+    /// The current versions (with bodies) of several resources of one type, in one query;
+    /// missing ids are left out.
+    async fn read_current_many(
+        &self,
+        resource_type: &str,
+        ids: &[&str],
+    ) -> Result<Vec<ReadRow>, StoreError>;
+
+    /// Current (not deleted) resources of some types in a patient compartment.
+    async fn compartment_of_types(
+        &self,
+        patient_id: &str,
+        types: &[&str],
+    ) -> Result<Vec<ReadRow>, StoreError>;
+
     /// Current version number and deletion state, without the body.
     async fn current_version(
         &self,
@@ -133,6 +177,10 @@ pub trait Store: Send + Sync + 'static {
         hash: &[u8],
         resource_type: Option<&str>,
     ) -> Result<Vec<(String, String)>, StoreError>;
+
+    /// Index search: current, not deleted resources of one type matching every clause
+    /// (at most `query.limit`, unordered), with what the access decision needs.
+    async fn search_index(&self, query: &IndexQuery) -> Result<Vec<SearchCandidate>, StoreError>;
 
     /// Counts of current, not deleted resources per type.
     async fn resource_counts(&self) -> Result<Vec<(String, i64)>, StoreError>;

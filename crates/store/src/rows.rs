@@ -22,6 +22,10 @@ pub struct VersionRow {
     pub deleted: bool,
     /// Sealed body; `None` for a tombstone.
     pub body: Option<Vec<u8>>,
+    /// Data category the access policy decides on (derived from type and tags at write
+    /// time, kept in clear so that the decision comes before the body is opened).
+    /// `None` for versions written before categories were recorded.
+    pub category: Option<String>,
 }
 
 /// A data key row.

@@ -60,7 +60,8 @@ impl std::fmt::Debug for SqlStore {
 static DRIVERS: Once = Once::new();
 
 const VERSION_COLUMNS: &str = "v.resource_type, v.id, v.version, v.patient_id, v.key_id, \
-     v.last_updated, v.deleted, v.body, k.key_id, k.patient_id, k.master_key_id, k.wrapped, k.shredded_at";
+     v.last_updated, v.deleted, v.body, k.key_id, k.patient_id, k.master_key_id, k.wrapped, k.shredded_at, \
+     v.category";
 
 fn db(e: sqlx::Error) -> JobError {
     JobError::Database(e.to_string())
@@ -87,6 +88,7 @@ fn read_row(row: &AnyRow) -> Result<ReadRow, sqlx::Error> {
             last_updated: row.try_get(5)?,
             deleted: row.try_get::<i64, _>(6)? != 0,
             body: row.try_get(7)?,
+            category: row.try_get(13)?,
         },
         key,
     })
@@ -170,6 +172,11 @@ fn seconds_between(earlier: &str, later: &str) -> i64 {
 }
 
 impl SqlStore {
+    /// The connection pool (for the account queries).
+    pub(crate) fn pool(&self) -> &AnyPool {
+        &self.pool
+    }
+
     /// Connects to `url`, prepares SQLite (WAL) and runs migrations.
     pub async fn connect(url: &str) -> Result<Self, StoreError> {
         DRIVERS.call_once(sqlx::any::install_default_drivers);
@@ -415,8 +422,9 @@ impl SqlStore {
         for size in chunk_sizes(versions.len()) {
             let sql = format!(
                 "INSERT INTO resource_versions \
-                 (resource_type, id, version, patient_id, key_id, last_updated, deleted, body) VALUES {}",
-                values_clause(size, 8)
+                 (resource_type, id, version, patient_id, key_id, last_updated, deleted, body, category) \
+                 VALUES {}",
+                values_clause(size, 9)
             );
             let mut q = sqlx::query(&sql);
             for v in &versions[offset..offset + size] {
@@ -428,7 +436,8 @@ impl SqlStore {
                     .bind(&v.key_id)
                     .bind(&v.last_updated)
                     .bind(i64::from(v.deleted))
-                    .bind(&v.body);
+                    .bind(&v.body)
+                    .bind(&v.category);
             }
             q.execute(&mut *conn).await.map_err(db)?;
             offset += size;
@@ -740,6 +749,68 @@ impl Store for SqlStore {
         self.fetch_rows(&sql, &[patient_id]).await
     }
 
+    async fn read_current_many(
+        &self,
+        resource_type: &str,
+        ids: &[&str],
+    ) -> Result<Vec<ReadRow>, StoreError> {
+        let mut out = Vec::with_capacity(ids.len());
+        for chunk in ids.chunks(500) {
+            let placeholders: Vec<String> =
+                (2..=chunk.len() + 1).map(|i| format!("${i}")).collect();
+            let sql = format!(
+                "SELECT {VERSION_COLUMNS} FROM resources r \
+                 JOIN resource_versions v ON v.resource_type = r.resource_type AND v.id = r.id AND v.version = r.version \
+                 LEFT JOIN data_keys k ON k.key_id = v.key_id \
+                 WHERE r.resource_type = $1 AND r.id IN ({})",
+                placeholders.join(", ")
+            );
+            let mut params = vec![resource_type];
+            params.extend_from_slice(chunk);
+            out.extend(self.fetch_rows(&sql, &params).await?);
+        }
+        Ok(out)
+    }
+
+    async fn type_history(
+        &self,
+        resource_type: &str,
+        since: Option<&str>,
+        limit: i64,
+    ) -> Result<Vec<ReadRow>, StoreError> {
+        let sql = format!(
+            "SELECT {VERSION_COLUMNS} FROM resource_versions v \
+             LEFT JOIN data_keys k ON k.key_id = v.key_id \
+             WHERE v.resource_type = $1 AND v.last_updated >= $2 \
+             ORDER BY v.last_updated DESC, v.id, v.version DESC LIMIT {}",
+            limit.max(0)
+        );
+        self.fetch_rows(&sql, &[resource_type, since.unwrap_or("")])
+            .await
+    }
+
+    async fn compartment_of_types(
+        &self,
+        patient_id: &str,
+        types: &[&str],
+    ) -> Result<Vec<ReadRow>, StoreError> {
+        if types.is_empty() {
+            return Ok(Vec::new());
+        }
+        let placeholders: Vec<String> = (2..types.len() + 2).map(|i| format!("${i}")).collect();
+        let sql = format!(
+            "SELECT {VERSION_COLUMNS} FROM resources r \
+             JOIN resource_versions v ON v.resource_type = r.resource_type AND v.id = r.id AND v.version = r.version \
+             LEFT JOIN data_keys k ON k.key_id = v.key_id \
+             WHERE r.patient_id = $1 AND r.deleted = 0 AND r.resource_type IN ({}) \
+             ORDER BY r.resource_type, r.id",
+            placeholders.join(", ")
+        );
+        let mut params = vec![patient_id];
+        params.extend_from_slice(types);
+        self.fetch_rows(&sql, &params).await
+    }
+
     async fn current_version(
         &self,
         resource_type: &str,
@@ -860,6 +931,13 @@ impl Store for SqlStore {
             .collect()
     }
 
+    async fn search_index(
+        &self,
+        query: &crate::IndexQuery,
+    ) -> Result<Vec<crate::SearchCandidate>, StoreError> {
+        self.search_candidates(query).await
+    }
+
     async fn resource_counts(&self) -> Result<Vec<(String, i64)>, StoreError> {
         let rows = sqlx::query(
             "SELECT resource_type, COUNT(*) FROM resources WHERE deleted = 0 \
@@ -945,6 +1023,55 @@ impl Store for SqlStore {
         .bind(limit)
         .fetch_all(&self.pool)
         .await?;
+        rows.iter().map(chained_row).collect()
+    }
+
+    async fn audit_search(
+        &self,
+        patient_id: Option<&str>,
+        user_id: Option<&str>,
+        since: Option<&str>,
+        until: Option<&str>,
+        limit: i64,
+    ) -> Result<Vec<ChainedEvent>, StoreError> {
+        let mut clauses = Vec::new();
+        let mut binds: Vec<String> = Vec::new();
+        let mut add = |clause: &str, value: String| {
+            binds.push(value);
+            clauses.push(clause.replace('?', &format!("${}", binds.len())));
+        };
+        if let Some(p) = patient_id {
+            add("patient_id = ?", p.to_owned());
+        }
+        if let Some(u) = user_id {
+            add("user_id = ?", u.to_owned());
+        }
+        if let Some(s) = since {
+            add("occurred_at >= ?", s.to_owned());
+        }
+        if let Some(u) = until {
+            // A bare date covers the whole day.
+            let bound = if u.len() == 10 {
+                format!("{u}T23:59:59.999999999Z")
+            } else {
+                u.to_owned()
+            };
+            add("occurred_at <= ?", bound);
+        }
+        let filter = if clauses.is_empty() {
+            String::new()
+        } else {
+            format!("WHERE {}", clauses.join(" AND "))
+        };
+        let sql = format!(
+            "SELECT {AUDIT_COLUMNS} FROM audit_events {filter} ORDER BY occurred_at DESC, seq DESC LIMIT ${}",
+            binds.len() + 1
+        );
+        let mut q = sqlx::query(&sql);
+        for b in &binds {
+            q = q.bind(b);
+        }
+        let rows = q.bind(limit).fetch_all(&self.pool).await?;
         rows.iter().map(chained_row).collect()
     }
 

@@ -92,6 +92,7 @@ fn put(
             last_updated: NOW.into(),
             deleted: false,
             body: Some(body.to_vec()),
+            category: Some("care_record".into()),
         },
         expected_current: expected,
         index: IndexRows {
@@ -198,6 +199,14 @@ async fn versions_are_kept_and_current_moves() {
             [2, 1]
         );
         assert_eq!(store.compartment("p1").await.unwrap().len(), 1);
+        // Several current versions in one query; missing ids are left out.
+        let many = store
+            .read_current_many("Patient", &["p1", "nobody"])
+            .await
+            .unwrap();
+        assert_eq!(many.len(), 1);
+        assert_eq!(many[0].version.version, 2);
+        assert_eq!(many[0].version.category.as_deref(), Some("care_record"));
         assert_eq!(
             store.resource_counts().await.unwrap(),
             vec![("Patient".to_owned(), 1)]

@@ -131,7 +131,12 @@ impl Vault {
         principal: &Principal,
         dest: &Path,
     ) -> Result<BackupReport, VaultError> {
-        let allowed = match decide(principal, Action::Backup, Target::system()) {
+        let allowed = match decide(
+            principal,
+            Action::Backup,
+            Target::System,
+            &self.context(None),
+        ) {
             Decision::Allow(a) => a,
             Decision::Deny(b) => {
                 return Err(self

@@ -46,4 +46,10 @@ pub enum VaultError {
     /// Stored data is inconsistent.
     #[error("stored data is inconsistent: {0}")]
     Corrupt(String),
+    /// An account operation was refused (the message says why, without secrets).
+    #[error("{0}")]
+    Account(String),
+    /// A password does not meet the password policy.
+    #[error("password not accepted: {}", crate::accounts::password_problems(.0))]
+    Password(Vec<zorgkluis_auth::PasswordProblem>),
 }

@@ -16,11 +16,18 @@ pub(crate) struct Object<'a> {
     pub resource_id: Option<&'a str>,
     pub version: Option<i64>,
     pub query: Option<String>,
+    pub entities: Vec<String>,
 }
 
-fn channel(p: &Principal) -> Channel {
+/// The channel (Wabvpz 15e): own organisation, exchange, patient app, operator.
+fn channel(p: &Principal, basis: &Basis) -> Channel {
     match p {
         Principal::Operator { .. } => Channel::OperatorTool,
+        Principal::Staff(_) if basis.consent_profile.contains("exchange") => Channel::Exchange,
+        Principal::Staff(_) => Channel::OwnOrganisation,
+        Principal::Patient { .. } | Principal::Representative { .. } => Channel::PatientApp,
+        // An organisation's system client over the API: exchange between systems.
+        Principal::System(_) => Channel::Exchange,
     }
 }
 
@@ -46,11 +53,19 @@ impl Vault {
             | EventCode::KeyDestroy
             | EventCode::KeyRotate
             | EventCode::AccessDenied
-            | EventCode::Backup => Action::E,
+            | EventCode::Backup
+            | EventCode::Login
+            | EventCode::Logout
+            | EventCode::EmergencyAccess => Action::E,
+            EventCode::AccountChange => Action::U,
         };
         let event_type = match code {
             EventCode::KeyDestroy | EventCode::KeyRotate => "key-management",
             EventCode::Backup => "backup",
+            EventCode::Login => "login",
+            EventCode::Logout => "logout",
+            EventCode::AccountChange => "account",
+            EventCode::EmergencyAccess => "emergency",
             EventCode::AuditRead => "audit-log",
             _ if basis.emergency => "emergency",
             _ => "patient-record",
@@ -72,7 +87,7 @@ impl Vault {
                 emergency: basis.emergency,
             },
             actor: principal.actor().clone(),
-            channel: channel(principal),
+            channel: channel(principal, basis),
             purpose: basis.purpose.to_owned(),
             object: AuditObject {
                 patient_id: object.patient_id.map(str::to_owned),
@@ -81,12 +96,53 @@ impl Vault {
                 version: object.version,
                 category: None,
                 query: object.query,
+                entities: object.entities,
             },
             authorisation_protocol: basis.policy.to_owned(),
             consent_profile: basis.consent_profile.to_owned(),
             relationship_protocol: None,
             source: self.inner.source.clone(),
         }
+    }
+
+    /// Events for many resources read in one interaction (search hits, `$everything`): one
+    /// event per patient and rule that allowed them, naming every resource (NEN 7513 lets
+    /// one event hold several objects), instead of one event per resource.
+    pub(crate) fn hit_events<'a>(
+        &self,
+        principal: &Principal,
+        resource_type: Option<&str>,
+        hits: impl IntoIterator<Item = (Option<&'a str>, String, &'a Basis)>,
+    ) -> Vec<AuditEvent> {
+        let mut groups: Vec<(Option<&'a str>, &'a Basis, Vec<String>)> = Vec::new();
+        for (patient, reference, basis) in hits {
+            match groups
+                .iter_mut()
+                .find(|(p, b, _)| *p == patient && b.rule == basis.rule)
+            {
+                Some(g) => g.2.push(reference),
+                None => groups.push((patient, basis, vec![reference])),
+            }
+        }
+        groups
+            .into_iter()
+            .map(|(patient, basis, entities)| {
+                let n = entities.len();
+                self.event(
+                    principal,
+                    basis,
+                    EventCode::SearchHit,
+                    Outcome::Success,
+                    Object {
+                        patient_id: patient,
+                        resource_type,
+                        entities,
+                        ..Default::default()
+                    },
+                    Some(format!("{n} resource(s) read")),
+                )
+            })
+            .collect()
     }
 
     /// Records a refusal (durably, through the journal) and returns `Forbidden`.

@@ -353,11 +353,21 @@ impl Vault {
             resource_id: Some(patient_id),
             ..Default::default()
         };
-        let allowed = match decide(
-            principal,
-            Action::Export,
-            Target::resource("Patient", Some(patient_id)),
-        ) {
+        let facts = self.facts_for(principal, patient_id).await?;
+        let ctx = self.context(None);
+        let may_export = |resource_type: &str, category| {
+            decide(
+                principal,
+                Action::Export,
+                Target::Record {
+                    facts: &facts,
+                    resource_type,
+                    category,
+                },
+                &ctx,
+            )
+        };
+        let allowed = match may_export("Patient", zorgkluis_policy::Category::Demographics) {
             Decision::Allow(a) => a,
             Decision::Deny(b) => {
                 return Err(self.deny(principal, &b, EventCode::Export, object).await)
@@ -368,7 +378,14 @@ impl Vault {
             return Err(VaultError::NotFound);
         }
         let mut out: BTreeMap<(String, String), Value> = BTreeMap::new();
+        let mut withheld = 0;
         for r in &rows {
+            // Only what the principal may see leaves with the record.
+            let category = crate::records::stored_category(&r.version);
+            if !may_export(&r.version.resource_type, category).allowed() {
+                withheld += 1;
+                continue;
+            }
             if let Some(v) = self.open_row(r)? {
                 out.insert((r.version.resource_type.clone(), r.version.id.clone()), v);
             }
@@ -409,7 +426,8 @@ impl Vault {
             Outcome::Success,
             object,
             Some(format!(
-                "record exported as a FHIR collection bundle of {n} resources"
+                "record exported as a FHIR collection bundle of {n} resources \
+                 ({withheld} withheld by the access policy)"
             )),
         );
         self.inner.journal.append(vec![ev]).await?;

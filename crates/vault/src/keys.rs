@@ -126,14 +126,22 @@ impl Vault {
         principal: &Principal,
         patient_id: &str,
     ) -> Result<(), VaultError> {
-        let target = Target::resource("Patient", Some(patient_id));
         let object = Object {
             patient_id: Some(patient_id),
             resource_type: Some("Patient"),
             resource_id: Some(patient_id),
             ..Default::default()
         };
-        let allowed = match decide(principal, Action::ShredKey, target) {
+        let allowed = match self
+            .decide_resource(
+                principal,
+                Action::ShredKey,
+                "Patient",
+                Some(patient_id),
+                zorgkluis_policy::Category::Demographics,
+            )
+            .await?
+        {
             Decision::Allow(a) => a,
             Decision::Deny(basis) => {
                 return Err(self
@@ -181,7 +189,12 @@ impl Vault {
         &self,
         principal: &Principal,
     ) -> Result<RotationReport, VaultError> {
-        let allowed = match decide(principal, Action::RotateKeys, Target::system()) {
+        let allowed = match decide(
+            principal,
+            Action::RotateKeys,
+            Target::System,
+            &self.context(None),
+        ) {
             Decision::Allow(a) => a,
             Decision::Deny(basis) => {
                 return Err(self

@@ -8,23 +8,43 @@
 //! Handlers hold a [`Vault`], never a store or a key.
 #![warn(missing_docs)]
 
+mod access;
+mod accounts;
 mod backup;
+mod clients;
 mod config;
 mod error;
 mod events;
+mod everything;
 mod exchange;
 mod keys;
 mod load;
+mod notes;
 mod records;
+mod search;
 mod writer;
 
+pub use accounts::{
+    AccountKind, AccountSummary, CreatedAccount, LoginAttempt, LoginError, NewAccount, NewSession,
+    OrganisationSettings, SessionError, CONFIDENTIALITY_VERSION, EMERGENCY_MINUTES,
+};
 pub use backup::{restore, BackupReport, RestoreError, RestoreReport};
+pub use clients::{
+    pkce_s256, valid_redirect_uri, ApiClient, ApiClientKind, AuthorizationRequest, AuthorizeError,
+    ClientSummary, IssuedToken, NewClient, NewClientKind, OAuthError, PendingAuthorization,
+    RegisteredClient, ResourceScope, Scope, ScopeContext, ScopeError, Scopes, TokenError,
+    ACCESS_TOKEN_SECONDS, AUTHORIZATION_CODE_SECONDS,
+};
 pub use config::{redact_url, VaultConfig};
 pub use error::VaultError;
 pub use exchange::ImportReport;
 pub use keys::RotationReport;
 pub use load::{LoadOptions, LoadReport};
-pub use records::Stored;
+pub use notes::{PersonalNote, SEALED_NOTE_URL};
+pub use records::{AuditFilter, Stored};
+pub use search::{
+    search_params_of, SearchPage, SearchQuery, SearchSort, DEFAULT_COUNT, MAX_CANDIDATES, MAX_COUNT,
+};
 pub use zorgkluis_audit::{VerifyFailure, VerifyReport};
 pub use zorgkluis_policy::{OperatorPurpose, Principal};
 pub use zorgkluis_store::Dialect;
@@ -54,6 +74,9 @@ struct Inner {
     clock: Arc<dyn Clock>,
     source: String,
     database_url: String,
+    access: access::AccessState,
+    accounts: Arc<dyn zorgkluis_store::AccountStore>,
+    clients: Arc<dyn zorgkluis_store::ClientStore>,
     #[cfg(feature = "bench-unaudited-reads")]
     unaudited_reads: std::sync::atomic::AtomicBool,
 }
@@ -69,7 +92,10 @@ impl Vault {
     /// audit journal (folding what an earlier run left in it) and the writer.
     pub async fn open(config: VaultConfig) -> Result<Self, VaultError> {
         let keys = Arc::new(KeyStore::open(&config.master_key_file, config.create)?);
-        let store: Arc<dyn Store> = Arc::new(SqlStore::connect(&config.database_url).await?);
+        let sql = Arc::new(SqlStore::connect(&config.database_url).await?);
+        let store: Arc<dyn Store> = sql.clone();
+        let clients: Arc<dyn zorgkluis_store::ClientStore> = sql.clone();
+        let accounts: Arc<dyn zorgkluis_store::AccountStore> = sql;
         let signer = Arc::new(keys.audit_signer()?);
         let (journal, recovered, journal_rx) =
             Journal::open(&config.data_dir.join("audit-journal"), config.journal_fsync)?;
@@ -100,11 +126,15 @@ impl Vault {
                 clock: config.clock,
                 source: config.source,
                 database_url: config.database_url,
+                access: access::AccessState::default(),
+                accounts,
+                clients,
                 #[cfg(feature = "bench-unaudited-reads")]
                 unaudited_reads: std::sync::atomic::AtomicBool::new(false),
             }),
         };
         vault.fold_recovered(recovered).await?;
+        vault.reload_organisations().await?;
         Ok(vault)
     }
 

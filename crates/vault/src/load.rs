@@ -9,7 +9,7 @@ use zorgkluis_audit::{EventCode, Outcome};
 use zorgkluis_crypto::DataKey;
 use zorgkluis_domain::clock::rfc3339;
 use zorgkluis_fhir::{Issue, IssueCode, ResourceType};
-use zorgkluis_policy::{decide, Action, Decision, Principal, Target};
+use zorgkluis_policy::{Action, Decision, Principal};
 use zorgkluis_store::{JobError, WriteOp};
 
 use crate::events::{audited_job, Object};
@@ -239,6 +239,13 @@ impl Vault {
             ..Default::default()
         };
         let mut events = Vec::with_capacity(planned.len());
+        // Patients whose policy facts this load changes (their cached facts are dropped
+        // once it is committed).
+        let touched: HashSet<String> = planned
+            .iter()
+            .filter(|p| crate::access::changes_facts(p.rt.as_str()))
+            .filter_map(|p| p.patient.clone())
+            .collect();
         for p in planned {
             let current = self
                 .inner
@@ -268,11 +275,17 @@ impl Vault {
                 resource_id: Some(&p.id),
                 ..Default::default()
             };
-            let allowed = match decide(
-                principal,
-                action,
-                Target::resource(p.rt.as_str(), p.patient.as_deref()),
-            ) {
+            let category = zorgkluis_policy::Category::of(p.rt.as_str(), &p.resource);
+            let allowed = match self
+                .decide_resource(
+                    principal,
+                    action,
+                    p.rt.as_str(),
+                    p.patient.as_deref(),
+                    category,
+                )
+                .await?
+            {
                 Decision::Allow(a) => a,
                 Decision::Deny(basis) => {
                     return Err(self.deny(principal, &basis, code, object).await)
@@ -313,7 +326,12 @@ impl Vault {
         }
         let job = audited_job(ops, events);
         match self.inner.writer.submit(job).await? {
-            Ok(()) => Ok(report),
+            Ok(()) => {
+                for p in &touched {
+                    self.inner.access.forget(p);
+                }
+                Ok(report)
+            }
             Err(JobError::Conflict {
                 expected, found, ..
             }) => Err(VaultError::Conflict {

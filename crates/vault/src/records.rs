@@ -7,7 +7,7 @@ use zorgkluis_audit::{EventCode, Outcome, Verifier, VerifyFailure, VerifyReport}
 use zorgkluis_crypto::DataKey;
 use zorgkluis_domain::{clock::rfc3339, ResourceId};
 use zorgkluis_fhir::{Issue, IssueCode, ResourceType, Severity};
-use zorgkluis_policy::{decide, Action, Allowed, Decision, Principal, Target};
+use zorgkluis_policy::{decide, Action, Allowed, Category, Decision, Principal, Target};
 use zorgkluis_store::{IndexRows, JobError, ReadRow, VersionRow, WriteOp};
 
 use crate::events::{audited_job, Object};
@@ -85,6 +85,7 @@ impl Vault {
                 meta.insert("lastUpdated".into(), Value::String(now.to_owned()));
             }
         }
+        let category = Category::of(rt.as_str(), resource);
         let bytes = serde_json::to_vec(resource).unwrap_or_default();
         let body = key.seal(&bytes, &body_aad(rt.as_str(), id, version, key_id));
         let extracted = zorgkluis_fhir::extract_index(rt, resource);
@@ -126,6 +127,7 @@ impl Vault {
                 last_updated: now.to_owned(),
                 deleted: false,
                 body: Some(body),
+                category: Some(category.code().to_owned()),
             },
             index,
         }
@@ -159,17 +161,23 @@ impl Vault {
         })
     }
 
-    fn decide_or_deny(
+    async fn decide_or_deny(
         &self,
         principal: &Principal,
         action: Action,
         rt: &str,
         patient_id: Option<&str>,
-    ) -> Result<Allowed, zorgkluis_policy::Basis> {
-        match decide(principal, action, Target::resource(rt, patient_id)) {
-            Decision::Allow(a) => Ok(a),
-            Decision::Deny(b) => Err(b),
-        }
+        category: Category,
+    ) -> Result<Result<Allowed, zorgkluis_policy::Basis>, VaultError> {
+        Ok(
+            match self
+                .decide_resource(principal, action, rt, patient_id, category)
+                .await?
+            {
+                Decision::Allow(a) => Ok(a),
+                Decision::Deny(b) => Err(b),
+            },
+        )
     }
 
     /// Parses and validates a resource body: every problem as one issue.
@@ -192,7 +200,7 @@ impl Vault {
     pub(crate) async fn check_references(
         &self,
         resource: &Value,
-        also_present: &dyn Fn(&str, &str) -> bool,
+        also_present: &(dyn Fn(&str, &str) -> bool + Sync),
     ) -> Result<Vec<Issue>, VaultError> {
         let mut issues = Vec::new();
         let rt = resource
@@ -272,7 +280,9 @@ impl Vault {
         let mut attempt = 0;
         loop {
             attempt += 1;
-            let current = self.inner.store.current_version(rt.as_str(), id).await?;
+            // One read gives the current version and the category it was stored with.
+            let current_row = self.inner.store.read_current(rt.as_str(), id).await?;
+            let current = current_row.as_ref().map(current_of);
             let action = if current.is_some() {
                 Action::Update
             } else {
@@ -289,11 +299,25 @@ impl Vault {
                 resource_id: Some(id),
                 ..Default::default()
             };
-            let allowed =
-                match self.decide_or_deny(principal, action, rt.as_str(), patient.as_deref()) {
-                    Ok(a) => a,
+            // Both what the resource is and what it becomes must be within the rights: a
+            // change cannot move data into (or out of) a category the principal may write.
+            let mut categories = vec![Category::of(rt.as_str(), &resource)];
+            categories.extend(current_row.as_ref().map(|r| stored_category(&r.version)));
+            let mut allowed = None;
+            for category in categories {
+                match self
+                    .decide_or_deny(principal, action, rt.as_str(), patient.as_deref(), category)
+                    .await?
+                {
+                    Ok(a) => {
+                        allowed.get_or_insert(a);
+                    }
                     Err(basis) => return Err(self.deny(principal, &basis, code, object).await),
-                };
+                }
+            }
+            let Some(allowed) = allowed else {
+                return Err(VaultError::Forbidden);
+            };
             if must_be_new && current.is_some() {
                 return Err(VaultError::Conflict {
                     expected: None,
@@ -356,6 +380,12 @@ impl Vault {
             let job = audited_job(ops, vec![ev]);
             match self.inner.writer.submit(job).await? {
                 Ok(()) => {
+                    if let Some(p) = patient
+                        .as_deref()
+                        .filter(|_| crate::access::changes_facts(rt.as_str()))
+                    {
+                        self.inner.access.forget(p);
+                    }
                     return Ok(Stored {
                         resource_type: rt.as_str().to_owned(),
                         id: id.to_owned(),
@@ -363,7 +393,7 @@ impl Vault {
                         last_updated: now,
                         patient_id: patient,
                         resource: Some(body),
-                    })
+                    });
                 }
                 Err(JobError::Conflict {
                     expected, found, ..
@@ -394,20 +424,30 @@ impl Vault {
         let mut attempt = 0;
         loop {
             attempt += 1;
-            let current = self.inner.store.current_version(rt.as_str(), id).await?;
+            let current_row = self.inner.store.read_current(rt.as_str(), id).await?;
+            let current = current_row.as_ref().map(current_of);
             let patient = current.as_ref().and_then(|c| c.patient_id.clone());
+            let category = current_row
+                .as_ref()
+                .map_or(Category::of_type(rt.as_str()), |r| {
+                    stored_category(&r.version)
+                });
             let object = Object {
                 patient_id: patient.as_deref(),
                 resource_type: Some(rt.as_str()),
                 resource_id: Some(id),
                 ..Default::default()
             };
-            let allowed = match self.decide_or_deny(
-                principal,
-                Action::Delete,
-                rt.as_str(),
-                patient.as_deref(),
-            ) {
+            let allowed = match self
+                .decide_or_deny(
+                    principal,
+                    Action::Delete,
+                    rt.as_str(),
+                    decision_patient(rt.as_str(), patient.as_deref()),
+                    category,
+                )
+                .await?
+            {
                 Ok(a) => a,
                 Err(basis) => {
                     return Err(self
@@ -446,6 +486,7 @@ impl Vault {
                         last_updated: now,
                         deleted: true,
                         body: None,
+                        category: Some(category.code().to_owned()),
                     },
                     expected_current: Some(current.version),
                     index: IndexRows::default(),
@@ -453,7 +494,15 @@ impl Vault {
                 vec![ev],
             );
             match self.inner.writer.submit(job).await? {
-                Ok(()) => return Ok(Some(version)),
+                Ok(()) => {
+                    if let Some(p) = patient
+                        .as_deref()
+                        .filter(|_| crate::access::changes_facts(rt.as_str()))
+                    {
+                        self.inner.access.forget(p);
+                    }
+                    return Ok(Some(version));
+                }
                 Err(JobError::Conflict { .. }) if attempt < MAX_RETRIES => continue,
                 Err(JobError::KeyUnavailable(_)) => return Err(VaultError::Shredded),
                 Err(e) => return Err(VaultError::Corrupt(e.to_string())),
@@ -479,7 +528,19 @@ impl Vault {
             version: row.as_ref().map(|r| r.version.version),
             ..Default::default()
         };
-        let allowed = match self.decide_or_deny(principal, action, rt, patient.as_deref()) {
+        let category = row
+            .as_ref()
+            .map_or(Category::of_type(rt), |r| stored_category(&r.version));
+        let allowed = match self
+            .decide_or_deny(
+                principal,
+                action,
+                rt,
+                decision_patient(rt, patient.as_deref()),
+                category,
+            )
+            .await?
+        {
             Ok(a) => a,
             Err(basis) => return Err(self.deny(principal, &basis, code, object).await),
         };
@@ -577,13 +638,37 @@ impl Vault {
             query: Some("_history".into()),
             ..Default::default()
         };
-        let allowed =
-            match self.decide_or_deny(principal, Action::Read, resource_type, patient.as_deref()) {
-                Ok(a) => a,
+        // Every version is decided: a resource that changed category is shown only when
+        // all its versions may be seen.
+        let mut categories: Vec<Category> =
+            rows.iter().map(|r| stored_category(&r.version)).collect();
+        categories.dedup();
+        if categories.is_empty() {
+            categories.push(Category::of_type(resource_type));
+        }
+        let mut allowed = None;
+        for category in categories {
+            match self
+                .decide_or_deny(
+                    principal,
+                    Action::Read,
+                    resource_type,
+                    decision_patient(resource_type, patient.as_deref()),
+                    category,
+                )
+                .await?
+            {
+                Ok(a) => {
+                    allowed.get_or_insert(a);
+                }
                 Err(basis) => {
                     return Err(self.deny(principal, &basis, EventCode::Read, object).await)
                 }
-            };
+            }
+        }
+        let Some(allowed) = allowed else {
+            return Err(VaultError::Forbidden);
+        };
         let opened: Result<Vec<Stored>, VaultError> = rows
             .iter()
             .map(|r| {
@@ -643,10 +728,8 @@ impl Vault {
         let search_allowed = match decide(
             principal,
             Action::Search,
-            Target {
-                resource_type,
-                patient_id: None,
-            },
+            Target::Search { resource_type },
+            &self.context(None),
         ) {
             Decision::Allow(a) => a,
             Decision::Deny(basis) => {
@@ -702,7 +785,12 @@ impl Vault {
         principal: &Principal,
         progress: &(dyn Fn(i64, i64) + Sync),
     ) -> Result<Result<VerifyReport, VerifyFailure>, VaultError> {
-        let allowed = match decide(principal, Action::ReadAudit, Target::system()) {
+        let allowed = match decide(
+            principal,
+            Action::ReadAudit,
+            Target::System,
+            &self.context(None),
+        ) {
             Decision::Allow(a) => a,
             Decision::Deny(basis) => {
                 return Err(self
@@ -764,25 +852,63 @@ impl Vault {
     }
 }
 
+/// Which audit events to read (each filter optional).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct AuditFilter {
+    /// About this patient.
+    pub patient_id: Option<String>,
+    /// By this user (account id, or `client:<id>`, or `system:<tool>`).
+    pub user_id: Option<String>,
+    /// From (RFC 3339 or a date).
+    pub since: Option<String>,
+    /// Until (RFC 3339 or a date, inclusive).
+    pub until: Option<String>,
+    /// At most this many, newest first.
+    pub limit: i64,
+}
+
 impl Vault {
-    /// The audit events about one patient, newest first (the privacy officer's and, later,
-    /// the patient's view). Reading the trail is itself audited.
-    pub async fn audit_for_patient(
+    /// Reads the audit trail: about one patient (the patient themself, their
+    /// representative, the privacy officer) or across patients (the privacy officer only).
+    /// Reading the trail is itself audited.
+    pub async fn audit_search(
         &self,
         principal: &Principal,
-        patient_id: &str,
-        limit: i64,
+        filter: &AuditFilter,
     ) -> Result<Vec<zorgkluis_audit::AuditEvent>, VaultError> {
+        let query = format!(
+            "audit-trail user={} since={} until={}",
+            filter.user_id.as_deref().unwrap_or("*"),
+            filter.since.as_deref().unwrap_or("*"),
+            filter.until.as_deref().unwrap_or("*")
+        );
         let object = Object {
-            patient_id: Some(patient_id),
-            query: Some("audit-trail".into()),
+            patient_id: filter.patient_id.as_deref(),
+            query: Some(query),
             ..Default::default()
         };
-        let allowed = match decide(
-            principal,
-            Action::ReadAudit,
-            Target::resource("AuditEvent", Some(patient_id)),
-        ) {
+        let decision = match filter.patient_id.as_deref() {
+            Some(p) => {
+                let facts = self.patient_facts(p).await?;
+                decide(
+                    principal,
+                    Action::ReadAudit,
+                    Target::Record {
+                        facts: &facts,
+                        resource_type: "AuditEvent",
+                        category: Category::Administrative,
+                    },
+                    &self.context(None),
+                )
+            }
+            None => decide(
+                principal,
+                Action::ReadAudit,
+                Target::System,
+                &self.context(None),
+            ),
+        };
+        let allowed = match decision {
             Decision::Allow(a) => a,
             Decision::Deny(basis) => {
                 return Err(self
@@ -794,7 +920,13 @@ impl Vault {
         let rows = self
             .inner
             .store
-            .audit_for_patient(patient_id, limit)
+            .audit_search(
+                filter.patient_id.as_deref(),
+                filter.user_id.as_deref(),
+                filter.since.as_deref(),
+                filter.until.as_deref(),
+                filter.limit.clamp(1, 1_000_000),
+            )
             .await?;
         let events = rows
             .iter()
@@ -810,9 +942,60 @@ impl Vault {
             EventCode::AuditRead,
             Outcome::Success,
             object,
-            None,
+            Some(format!("{} event(s) read", events.len())),
         );
         self.inner.journal.append(vec![ev]).await?;
         Ok(events)
+    }
+
+    /// The audit events about one patient, newest first (the patient's own overview, and
+    /// the privacy officer's). Reading the trail is itself audited.
+    pub async fn audit_for_patient(
+        &self,
+        principal: &Principal,
+        patient_id: &str,
+        limit: i64,
+    ) -> Result<Vec<zorgkluis_audit::AuditEvent>, VaultError> {
+        self.audit_search(
+            principal,
+            &AuditFilter {
+                patient_id: Some(patient_id.to_owned()),
+                limit,
+                ..AuditFilter::default()
+            },
+        )
+        .await
+    }
+}
+
+/// The category a version was stored with (by type for versions from before categories
+/// were recorded).
+pub(crate) fn stored_category(v: &zorgkluis_store::VersionRow) -> Category {
+    v.category
+        .as_deref()
+        .and_then(Category::parse)
+        .unwrap_or_else(|| Category::of_type(&v.resource_type))
+}
+
+/// The patient a decision is made for. A resource that does not exist has no patient; if
+/// its type is patient data, it is decided as data of an unknown patient (so the answer
+/// is a refusal, never a "not found" that would tell whether it exists).
+pub(crate) fn decision_patient<'a>(
+    resource_type: &str,
+    patient: Option<&'a str>,
+) -> Option<&'a str> {
+    match patient {
+        Some(p) => Some(p),
+        None if Category::of_type(resource_type) != Category::Directory => Some(""),
+        None => None,
+    }
+}
+
+/// The current-version facts of a stored row.
+fn current_of(row: &ReadRow) -> zorgkluis_store::CurrentRow {
+    zorgkluis_store::CurrentRow {
+        version: row.version.version,
+        deleted: row.version.deleted,
+        patient_id: row.version.patient_id.clone(),
     }
 }

@@ -1,0 +1,59 @@
+//! `zorgkluis bench http`: load on a running FHIR server over loopback HTTP (see
+//! `zorgkluis_load`): discovery through FHIR search, then a timed phase with one
+//! keep-alive connection per worker; prints a table and optionally writes the JSON report.
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+use anyhow::{Context, Result};
+use zorgkluis_load::{Auth, LoadConfig, Workload};
+
+/// Options of `bench http`.
+#[derive(Debug, Clone)]
+pub struct HttpBench {
+    pub url: String,
+    pub token: Option<String>,
+    pub cookie: Option<String>,
+    pub workload: String,
+    pub concurrency: usize,
+    pub duration: u64,
+    pub requests: Option<u64>,
+    pub server_pid: Option<u32>,
+    pub seed: u64,
+    pub json: Option<PathBuf>,
+}
+
+pub async fn run(opts: HttpBench) -> Result<()> {
+    let workload: Workload = opts.workload.parse()?;
+    let auth = match (opts.token, opts.cookie) {
+        (Some(t), _) => Auth::Bearer(t),
+        (None, Some(c)) => Auth::Cookie(c),
+        (None, None) => Auth::None,
+    };
+    let config = LoadConfig {
+        base_url: opts.url.clone(),
+        auth,
+        workload,
+        concurrency: opts.concurrency,
+        duration: Duration::from_secs(opts.duration),
+        max_requests: opts.requests,
+        server_pid: opts.server_pid,
+        seed: opts.seed,
+    };
+    let budget = opts
+        .requests
+        .map_or_else(String::new, |n| format!(", at most {n} requests"));
+    println!(
+        "{workload} load on {}: {} workers, {} s{budget} …",
+        opts.url, opts.concurrency, opts.duration
+    );
+    let report = zorgkluis_load::run(config).await?;
+    print!("{}", report.table());
+    if let Some(path) = opts.json {
+        let text = serde_json::to_string_pretty(&report)?;
+        std::fs::write(&path, text + "\n")
+            .with_context(|| format!("writing {}", path.display()))?;
+        println!("report written to {}", path.display());
+    }
+    Ok(())
+}
