@@ -46,6 +46,8 @@ pub async fn run(vault: &Vault, patients: u32, seed: u64) -> Result<LoadReport> 
     directory.extend(dir.organisations.iter().cloned());
     directory.extend(dir.practitioners.iter().cloned());
     directory.extend(dir.practitioner_roles.iter().cloned());
+    // The practice's agendas with open slots for the coming weeks (HP-2, GP-13).
+    directory.extend(zorgkluis_demo::agenda(seed, &dir, today()));
     let mut report = vault
         .load(&principal, directory, options)
         .await

@@ -2,6 +2,7 @@
 
 mod accounts;
 mod bench;
+mod bench_audit;
 mod bench_http;
 mod bench_policy;
 mod clients;
@@ -36,6 +37,40 @@ struct Cli {
     command: Command,
 }
 
+/// PC-8: HTTPS served directly. Without both, the server speaks plain HTTP (for loopback or
+/// behind a TLS-terminating proxy).
+#[derive(Debug, clap::Args)]
+struct TlsArgs {
+    /// PEM certificate chain (leaf first): serve HTTPS (TLS 1.2+) with HSTS.
+    #[arg(
+        long,
+        env = "ZORGKLUIS_TLS_CERT",
+        requires = "tls_key",
+        value_name = "PEM"
+    )]
+    tls_cert: Option<std::path::PathBuf>,
+    /// PEM private key of that certificate (PKCS#8, PKCS#1 or SEC1).
+    #[arg(
+        long,
+        env = "ZORGKLUIS_TLS_KEY",
+        requires = "tls_cert",
+        value_name = "PEM"
+    )]
+    tls_key: Option<std::path::PathBuf>,
+}
+
+impl TlsArgs {
+    /// Loads the certificate and key now, so a bad file stops the start-up at once.
+    fn load(&self) -> Result<Option<zorgkluis_server::tls::TlsConfig>> {
+        match (&self.tls_cert, &self.tls_key) {
+            (Some(cert), Some(key)) => Ok(Some(zorgkluis_server::tls::TlsConfig::from_pem_files(
+                cert, key,
+            )?)),
+            _ => Ok(None),
+        }
+    }
+}
+
 #[derive(Debug, Subcommand)]
 enum Command {
     /// Create deterministic demo data, then exit.
@@ -59,12 +94,16 @@ enum Command {
         /// Number of demo patients.
         #[arg(long, default_value_t = 500)]
         patients: u32,
+        #[command(flatten)]
+        tls: TlsArgs,
     },
     /// Serve the API and web application.
     Serve {
         /// Address to listen on (default 127.0.0.1:8080).
         #[arg(long)]
         listen: Option<String>,
+        #[command(flatten)]
+        tls: TlsArgs,
     },
     /// The audit trail.
     Audit {
@@ -162,6 +201,38 @@ enum BenchCommand {
         #[arg(long)]
         server_pid: Option<u32>,
         /// Seed of the random choices.
+        #[arg(long, default_value_t = 7513)]
+        seed: u64,
+        /// Also write the report as JSON to FILE.
+        #[arg(long)]
+        json: Option<std::path::PathBuf>,
+    },
+    /// The privacy officer's audit queries over a large trail: fills a benchmark vault
+    /// (its own data directory) with synthetic events through the audit fold, then times
+    /// "who viewed this patient" and "which patients did this user access in a month".
+    Audit {
+        /// Synthetic events to add to the trail (0: only run the queries again).
+        #[arg(long, default_value_t = 1_000_000)]
+        events: u64,
+        /// Patients the events are about.
+        #[arg(long, default_value_t = 10_000)]
+        patients: u32,
+        /// Users (staff) the events are by.
+        #[arg(long, default_value_t = 500)]
+        users: u32,
+        /// Calendar months the events spread over (ending where this month begins).
+        #[arg(long, default_value_t = 12)]
+        months: u32,
+        /// Events chained per transaction.
+        #[arg(long, default_value_t = 20_000)]
+        batch: usize,
+        /// "Who viewed this patient" queries to time.
+        #[arg(long, default_value_t = 200)]
+        patient_queries: u32,
+        /// "Which patients did this user access in a month" queries to time.
+        #[arg(long, default_value_t = 50)]
+        user_queries: u32,
+        /// Seed of the synthetic trail and of the query choices.
         #[arg(long, default_value_t = 7513)]
         seed: u64,
         /// Also write the report as JSON to FILE.
@@ -390,7 +461,7 @@ async fn open_vault(settings: &Settings, create: bool) -> Result<Vault> {
 
 async fn run(cli: Cli) -> Result<std::process::ExitCode> {
     let listen = match &cli.command {
-        Command::Demo { listen, .. } | Command::Serve { listen } => listen.clone(),
+        Command::Demo { listen, .. } | Command::Serve { listen, .. } => listen.clone(),
         _ => None,
     };
     let settings = Settings::resolve(
@@ -416,18 +487,57 @@ async fn run(cli: Cli) -> Result<std::process::ExitCode> {
             }
             vault.close().await?;
         }
-        Command::Demo { patients, .. } => {
+        Command::Demo { patients, tls, .. } => {
+            let tls = tls.load()?;
             let vault = open_vault(&settings, true).await?;
             if vault.resource_counts().await?.is_empty() {
                 println!("Empty vault: generating {patients} demo patients (seed 7513)…");
                 generate::run(&vault, patients, 7513).await?;
             }
             let logins = accounts::provision_demo(&vault, 7513, patients).await?;
-            serve(vault, &settings, Some(logins)).await?;
+            serve(vault, &settings, tls, Some(logins)).await?;
         }
         Command::Bench {
             command: BenchCommand::Policy { decisions },
         } => bench_policy::run(decisions),
+        Command::Bench {
+            command:
+                BenchCommand::Audit {
+                    events,
+                    patients,
+                    users,
+                    months,
+                    batch,
+                    patient_queries,
+                    user_queries,
+                    seed,
+                    json,
+                },
+        } => {
+            let vault = open_vault(&settings, true).await?;
+            let sqlite_file = settings
+                .database_url
+                .strip_prefix("sqlite://")
+                .map(|rest| std::path::PathBuf::from(rest.split('?').next().unwrap_or(rest)));
+            let result = bench_audit::run(
+                &vault,
+                bench_audit::AuditBench {
+                    events,
+                    patients,
+                    users,
+                    months,
+                    batch,
+                    patient_queries,
+                    user_queries,
+                    seed,
+                    json,
+                    sqlite_file,
+                },
+            )
+            .await;
+            vault.close().await?;
+            result?;
+        }
         Command::Bench {
             command:
                 BenchCommand::Http {
@@ -496,9 +606,10 @@ async fn run(cli: Cli) -> Result<std::process::ExitCode> {
             result?;
             println!("organisation {} saved", org.id);
         }
-        Command::Serve { .. } => {
+        Command::Serve { tls, .. } => {
+            let tls = tls.load()?;
             let vault = open_vault(&settings, true).await?;
-            serve(vault, &settings, None).await?;
+            serve(vault, &settings, tls, None).await?;
         }
         Command::Audit {
             command: AuditCommand::Verify,
@@ -821,14 +932,31 @@ async fn users(vault: &Vault, command: UsersCommand) -> Result<()> {
 async fn serve(
     vault: Vault,
     settings: &Settings,
+    tls: Option<zorgkluis_server::tls::TlsConfig>,
     demo: Option<Vec<accounts::DemoLogin>>,
 ) -> Result<()> {
-    let bound = zorgkluis_server::bind(&settings.listen).await?;
-    let url = format!("http://{}", bound.addr);
+    let mut bound = zorgkluis_server::bind(&settings.listen).await?;
+    let scheme = if tls.is_some() { "https" } else { "http" };
+    let url = format!("{scheme}://{}", bound.addr);
     println!(
         "Zorgkluis is running at {url}  (backend: {})",
         vault.dialect().name()
     );
+    match tls {
+        Some(tls) => {
+            println!(
+                "  HTTPS: TLS 1.2/1.3 with certificate {}; HSTS on",
+                tls.cert_file().display()
+            );
+            bound = bound.with_tls(tls);
+        }
+        None if bound.addr.ip().is_loopback() => println!(
+            "  plain HTTP on loopback (no TLS): put a TLS-terminating proxy in front, or pass --tls-cert and --tls-key"
+        ),
+        None => println!(
+            "  WARNING: plain HTTP (no TLS) on a non-loopback address: only behind a TLS-terminating proxy; else pass --tls-cert and --tls-key"
+        ),
+    }
     println!("  health: {url}/health");
     if let Some(logins) = demo {
         accounts::print_demo_logins(&logins);

@@ -251,6 +251,17 @@ pub(crate) const STAFF: &[StaffSpec] = &[
         true,
         "Waarnemend huisarts",
     ),
+    // A second assistant: each patient's care team names one of the two, so the other has
+    // no treatment relationship with that patient (the emergency procedure's demo).
+    staff(
+        "gp_practice",
+        "assistant",
+        "assistent",
+        "Daan",
+        "de Groot",
+        false,
+        "Doktersassistent",
+    ),
 ];
 
 /// Given names: `(name, traditional)`; older patients more often get traditional names.

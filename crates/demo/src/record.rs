@@ -392,6 +392,9 @@ pub fn patient_record(seed: u64, index: u32, dir: &Directory, today: Date) -> Pa
         write_health_log(&mut g, adult_size);
     }
     write_messages(&mut g, given, gp);
+    if index == 0 {
+        write_video_consult(&mut g, gp);
+    }
 
     PatientRecord {
         patient_id,
@@ -1873,6 +1876,56 @@ fn write_appointments(g: &mut Gen, gp: &StaffMember, teams: &[Team]) {
             ),
         ]));
     }
+}
+
+/// HP-2: an upcoming video consult with the GP on the next working day at 11:00 (outside
+/// the agenda's open slots), so the demo patient has one to join. Written last, so the
+/// rest of the record is the same as without it.
+fn write_video_consult(g: &mut Gen, gp: &StaffMember) {
+    let day = crate::agenda::next_working_day(g.today);
+    let id = g.id();
+    let patient = g.patient();
+    g.out.push(obj([
+        ("resourceType", s("Appointment")),
+        ("id", Value::String(id)),
+        (
+            "extension",
+            arr([obj([
+                ("url", s(VIDEO_CONSULT)),
+                ("valueBoolean", Value::Bool(true)),
+            ])]),
+        ),
+        ("status", s("booked")),
+        ("serviceType", arr([concept_text("Videoconsult huisarts")])),
+        (
+            "appointmentType",
+            concept(ACT_CODE, "VR", "virtual", "Videoconsult"),
+        ),
+        ("description", s("Videoconsult: bespreken uitslagen")),
+        ("start", Value::String(date_time(day, 11, 0))),
+        ("end", Value::String(date_time(day, 11, 15))),
+        ("minutesDuration", Value::from(15)),
+        ("created", Value::String(date(g.today))),
+        (
+            "comment",
+            s("Videoconsult: de link verschijnt in de portal vanaf 15 minuten voor de afspraak."),
+        ),
+        (
+            "participant",
+            arr([
+                obj([
+                    ("actor", patient),
+                    ("required", s("required")),
+                    ("status", s("accepted")),
+                ]),
+                obj([
+                    ("actor", Gen::practitioner(gp)),
+                    ("required", s("required")),
+                    ("status", s("accepted")),
+                ]),
+            ]),
+        ),
+    ]));
 }
 
 /// A few weeks of self-entered measurements (the health log), marked as entered by the

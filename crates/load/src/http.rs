@@ -1,6 +1,7 @@
 //! A small HTTP/1.1 client for one keep-alive connection to a loopback server: GET and
 //! POST with `Content-Length`, answers framed by `Content-Length`, chunked encoding or the
-//! end of the connection. Nothing more (no TLS, no redirects, no proxies).
+//! end of the connection. Nothing more (no TLS, no redirects, no proxies). Public so that
+//! tests can drive a real server with it (the fault tests of the `zorgkluis` binary).
 
 use std::io;
 use std::net::SocketAddr;
@@ -15,14 +16,28 @@ const MAX_BODY: usize = 256 * 1024 * 1024;
 
 /// One answer.
 #[derive(Debug)]
-pub(crate) struct Response {
+pub struct Response {
+    /// The status code.
     pub status: u16,
+    /// The header lines, as received (after the status line, without the blank line).
+    pub head: String,
+    /// The body (chunked encoding removed).
     pub body: Vec<u8>,
+}
+
+impl Response {
+    /// The value of the first header called `name` (case-insensitive), trimmed.
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.head.split("\r\n").find_map(|line| {
+            let (n, v) = line.split_once(':')?;
+            n.trim().eq_ignore_ascii_case(name).then(|| v.trim())
+        })
+    }
 }
 
 /// One keep-alive connection; reconnects on the next request after an error or a
 /// `Connection: close`.
-pub(crate) struct Connection {
+pub struct Connection {
     addr: SocketAddr,
     /// `host[:port]` as in the base URL, sent as `Host`.
     host: String,
@@ -41,6 +56,8 @@ fn find(haystack: &[u8], needle: &[u8]) -> Option<usize> {
 }
 
 impl Connection {
+    /// A connection to `addr`, sending `host` as `Host` and the `extra` header lines
+    /// (each `Name: value\r\n`) with every request. Connects on the first request.
     pub fn new(addr: SocketAddr, host: String, extra: String) -> Self {
         Self {
             addr,
@@ -201,6 +218,9 @@ async fn read_response(
                 }
             }
         }
+        let header_lines = head
+            .split_once("\r\n")
+            .map_or_else(String::new, |(_, h)| h.to_owned());
         buf.drain(..end + 4);
         if (100..200).contains(&status) {
             // An interim answer (100 Continue): the real one follows.
@@ -233,7 +253,14 @@ async fn read_response(
             close = true;
             std::mem::take(buf)
         };
-        return Ok((Response { status, body }, !close));
+        return Ok((
+            Response {
+                status,
+                head: header_lines,
+                body,
+            },
+            !close,
+        ));
     }
 }
 
@@ -327,6 +354,8 @@ mod tests {
         let mut c = Connection::new(addr, addr.to_string(), String::new());
         let a = c.request("GET", "/a", None).await.unwrap();
         assert_eq!((a.status, a.body.as_slice()), (200, &b"hello"[..]));
+        assert_eq!(a.header("content-LENGTH"), Some("5"));
+        assert_eq!(a.header("retry-after"), None);
         let b = c.request("POST", "/b", Some(b"{}")).await.unwrap();
         assert_eq!((b.status, b.body.as_slice()), (404, &b"abcde"[..]));
         let d = c.request("GET", "/c", None).await.unwrap();

@@ -11,7 +11,7 @@
 //! put load on somebody else's.
 #![warn(missing_docs)]
 
-mod http;
+pub mod http;
 
 use std::collections::BTreeMap;
 use std::fmt;

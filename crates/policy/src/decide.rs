@@ -141,7 +141,7 @@ fn staff_rules(s: &Staff, action: Action, target: Target<'_>, ctx: &Context<'_>)
     }
     match target {
         Target::System => staff_system(s, action),
-        Target::Directory { .. } => staff_directory(s, action),
+        Target::Directory { resource_type } => staff_directory(s, action, resource_type),
         Target::Search { .. } => staff_search(s, action),
         Target::Record {
             facts, category, ..
@@ -167,13 +167,27 @@ fn staff_system(s: &Staff, action: Action) -> Rule {
     }
 }
 
-fn staff_directory(s: &Staff, action: Action) -> Rule {
+fn staff_directory(s: &Staff, action: Action, resource_type: &str) -> Rule {
     match action {
         Action::Read | Action::Search => allow(
             "directory data (organisations, practitioners) is visible to staff",
             "not-applicable",
             "TREAT",
         ),
+        // HP-2, GP-13: a clinician with a Practitioner opens free slots in the agenda; the
+        // vault's `open_slots` admits only the clinician's own agenda. Changing existing
+        // slots (booked or free) stays with bookings and administrators.
+        Action::Create
+            if resource_type == "Slot"
+                && s.role.is_clinical()
+                && s.practitioner_id.is_some() =>
+        {
+            allow(
+                "HP-2 clinicians open slots in their own agenda",
+                "not-applicable",
+                "TREAT",
+            )
+        }
         Action::Create | Action::Update | Action::Delete if s.role == StaffRole::Administrator => {
             allow(
                 "PC-5 administrators maintain the directory",

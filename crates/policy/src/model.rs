@@ -312,7 +312,7 @@ impl Category {
     pub fn of_type(resource_type: &str) -> Self {
         match resource_type {
             "Patient" => Self::Demographics,
-            "Appointment" | "AppointmentResponse" | "Slot" | "Schedule" => Self::Appointments,
+            "Appointment" | "AppointmentResponse" => Self::Appointments,
             "MedicationRequest"
             | "MedicationStatement"
             | "MedicationDispense"
@@ -360,7 +360,10 @@ impl Category {
             | "CodeSystem"
             | "Questionnaire"
             | "StructureDefinition"
-            | "OrganizationAffiliation" => Self::Directory,
+            | "OrganizationAffiliation"
+            // A practitioner's agenda and its open slots: availability, not patient data.
+            | "Schedule"
+            | "Slot" => Self::Directory,
             _ => Self::CareRecord,
         }
     }

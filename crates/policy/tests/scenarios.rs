@@ -977,3 +977,41 @@ fn pt3_system_client_of_a_stricter_organisation_needs_a_parents_consent_for_mino
     });
     assert!(may(&client, Action::Read, &f, Category::Results));
 }
+
+#[test]
+fn hp2_clinicians_open_slots_but_only_administrators_change_the_agenda_directly() {
+    let slot = Target::Directory {
+        resource_type: "Slot",
+    };
+    let schedule = Target::Directory {
+        resource_type: "Schedule",
+    };
+    let gp = staff("jansen", StaffRole::Gp, gp_practice(), "dr-jansen");
+    let nurse = staff("bakker", StaffRole::PracticeNurse, gp_practice(), "poh-bakker");
+    let admin = staff("smit", StaffRole::Administrator, gp_practice(), "beheer");
+    // Clinicians open (create) slots; the vault admits only their own agenda.
+    assert!(decide_on(&gp, Action::Create, slot));
+    assert!(decide_on(&nurse, Action::Create, slot));
+    // They do not change or delete existing slots, nor create agendas.
+    assert!(!decide_on(&gp, Action::Update, slot));
+    assert!(!decide_on(&gp, Action::Delete, slot));
+    assert!(!decide_on(&gp, Action::Create, schedule));
+    // Without a Practitioner there is no agenda of one's own.
+    let mut anonymous = staff("x", StaffRole::Gp, gp_practice(), "x");
+    if let Principal::Staff(s) = &mut anonymous {
+        s.practitioner_id = None;
+    }
+    assert!(!decide_on(&anonymous, Action::Create, slot));
+    // The privacy officer does not; the administrator maintains the directory.
+    let fg = staff("vandijk", StaffRole::PrivacyOfficer, gp_practice(), "fg");
+    assert!(!decide_on(&fg, Action::Create, slot));
+    assert!(decide_on(&admin, Action::Update, slot));
+    // Patients read and search agendas and slots, never write them.
+    let patient = Principal::Patient {
+        actor: actor("p"),
+        patient_id: "p".into(),
+    };
+    assert!(decide_on(&patient, Action::Search, slot));
+    assert!(!decide_on(&patient, Action::Create, slot));
+    assert!(!decide_on(&patient, Action::Update, slot));
+}

@@ -585,6 +585,69 @@ async fn fhir_errors_are_operation_outcomes_and_never_5xx_or_leaks() {
     );
 }
 
+/// What the fuzzers (`scripts/fuzz`) and schemathesis (`scripts/schemathesis`) found stays
+/// fixed: paging offsets near `usize::MAX` overflowed while the searchset's links were built
+/// (a panic in debug builds), an AuditEvent `date` starting with a multi-byte character
+/// was cut inside it (a panic), and a 405 came without `Allow`.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn fhir_found_by_fuzzing_stays_fixed() {
+    let db = zorgkluis_testkit::sqlite();
+    let vault = open_vault(&db).await;
+    world(&vault).await;
+    let addr = serve(&vault).await;
+    let gp = session(&addr, "huisarts", true).await;
+    let pid = register(&addr, &gp).await;
+    for path in [
+        "/fhir/Observation?_offset=18446744073709551615".to_owned(),
+        "/fhir/Observation?_count=5&_page=18446744073709551615".to_owned(),
+        format!("/fhir/Patient/{pid}/$everything?_offset=18446744073709551615"),
+    ] {
+        let r = fhir(&addr, "GET", &path, &gp, None, &[]).await;
+        assert_eq!(r.status, 200, "{path}: {}", r.body);
+        assert_eq!(r.json()["resourceType"], "Bundle", "{path}");
+    }
+    let r = fhir(
+        &addr,
+        "GET",
+        "/fhir/AuditEvent?date=a%C3%A9",
+        &gp,
+        None,
+        &[],
+    )
+    .await;
+    assert!(r.status == 400 || r.status == 403, "{}", r.body);
+    assert!(is_outcome(&r));
+    let r = fhir(
+        &addr,
+        "GET",
+        &format!("/fhir/AuditEvent?patient={pid}"),
+        &gp,
+        None,
+        &[],
+    )
+    .await;
+    assert!(r.status < 500, "{}", r.body);
+    for method in ["POST", "PUT", "DELETE", "PATCH"] {
+        let r = fhir(&addr, method, "/fhir/AuditEvent", &gp, None, &[]).await;
+        assert_eq!(r.status, 405, "{method}");
+        assert_eq!(r.header("allow"), Some("GET"), "{method}");
+        assert!(is_outcome(&r), "{method}");
+    }
+    let r = fhir(
+        &addr,
+        "DELETE",
+        "/fhir/Observation/not%20an%20id",
+        &gp,
+        None,
+        &[],
+    )
+    .await;
+    assert_eq!(r.status, 400);
+    let openapi = fhir(&addr, "GET", "/fhir/openapi.json", "", None, &[]).await;
+    let delete = &openapi.json()["paths"]["/fhir/{type}/{id}"]["delete"]["responses"];
+    assert!(delete.get("400").is_some() && delete.get("204").is_some());
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn fhir_audit_events_the_patient_sees_their_own_the_privacy_officer_all() {
     for db in all_backends().await {

@@ -46,6 +46,10 @@ pub(crate) fn migrations(d: Dialect) -> &'static [(&'static str, &'static str)] 
                 "0008_reference_search_index",
                 include_str!("../migrations/sqlite/0008_reference_search_index.sql"),
             ),
+            (
+                "0010_audit_user_patient_index",
+                include_str!("../migrations/sqlite/0010_audit_user_patient_index.sql"),
+            ),
         ],
         Dialect::Postgres => &[
             (
@@ -79,6 +83,10 @@ pub(crate) fn migrations(d: Dialect) -> &'static [(&'static str, &'static str)] 
             (
                 "0008_reference_search_index",
                 include_str!("../migrations/postgres/0008_reference_search_index.sql"),
+            ),
+            (
+                "0010_audit_user_patient_index",
+                include_str!("../migrations/postgres/0010_audit_user_patient_index.sql"),
             ),
         ],
     }

@@ -12,6 +12,7 @@
 mod accounts;
 mod clients;
 mod dialect;
+mod reviews;
 mod rows;
 mod search;
 mod sql;
@@ -19,6 +20,7 @@ mod sql;
 pub use accounts::*;
 pub use clients::*;
 pub use dialect::Dialect;
+pub use reviews::ReviewStore;
 pub use rows::*;
 pub use search::{DateTest, IndexClause, IndexQuery, SearchCandidate, SystemMatch, TokenMatch};
 pub use sql::SqlStore;
@@ -82,7 +84,7 @@ pub enum JobError {
 
 /// The storage contract. Both backends pass one contract test suite.
 #[async_trait]
-pub trait Store: Send + Sync + 'static {
+pub trait Store: ReviewStore + Send + Sync + 'static {
     /// Which backend this is.
     fn dialect(&self) -> Dialect;
 
@@ -199,6 +201,16 @@ pub trait Store: Send + Sync + 'static {
 
     /// Which of these event ids are already in the chain (journal recovery).
     async fn existing_event_ids(&self, ids: &[String]) -> Result<Vec<String>, StoreError>;
+
+    /// The patients one user's audit events are about in a period (`since` and `until`
+    /// inclusive, RFC 3339; a bare date as `until` covers the whole day), with the number of
+    /// events per patient, ordered by patient id. Events without a patient are left out.
+    async fn audit_patients_of_user(
+        &self,
+        user_id: &str,
+        since: &str,
+        until: &str,
+    ) -> Result<Vec<PatientAccessRow>, StoreError>;
 
     /// Audit events about one patient, newest first.
     async fn audit_for_patient(

@@ -136,3 +136,17 @@ pub struct Batch {
     /// the canonical form the journal already made.
     pub folded: Vec<JournaledEvent>,
 }
+
+/// One patient in the answer to "which patients did this user access in a period": how
+/// many audit events of the user are about the patient, and the first and last of them.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PatientAccessRow {
+    /// The patient compartment (pseudonymous patient id).
+    pub patient_id: String,
+    /// Audit events of the user about this patient in the period (any code and outcome).
+    pub events: i64,
+    /// `occurred_at` of the first of them.
+    pub first: String,
+    /// `occurred_at` of the last of them.
+    pub last: String,
+}

@@ -3,6 +3,7 @@
 //! per-backend migrations.
 
 use std::str::FromStr;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Once;
 
 use async_trait::async_trait;
@@ -39,6 +40,13 @@ const CHECKPOINT_EVERY_EVENTS: i64 = 1000;
 /// Seconds after which a checkpoint is signed when anything was chained.
 const CHECKPOINT_EVERY_SECONDS: i64 = 5;
 
+/// How long the writer waits for a lost connection's check or a new connection.
+const RECONNECT_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(5);
+/// How long a request waits for a pooled connection (sqlx's default is 30 s). While the
+/// database is unreachable (restarting, say) requests wait this long for it to come back
+/// and then fail (503 with `Retry-After` at the HTTP API) instead of hanging.
+const POOL_ACQUIRE_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(5);
+
 const SQLITE_PRAGMAS: &str = "PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL; \
      PRAGMA busy_timeout = 15000; PRAGMA secure_delete = ON; PRAGMA foreign_keys = ON; \
      PRAGMA cache_size = -32000;";
@@ -47,8 +55,13 @@ const SQLITE_PRAGMAS: &str = "PRAGMA journal_mode = WAL; PRAGMA synchronous = NO
 pub struct SqlStore {
     dialect: Dialect,
     pool: AnyPool,
+    /// How to connect: the writer connects again after losing its connection.
+    options: AnyConnectOptions,
     /// The writer's own connection; `None` once closed.
     writer: Mutex<Option<AnyConnection>>,
+    /// The writer's connection was lost and could not be replaced yet (changed only while
+    /// `writer` is locked).
+    writer_lost: AtomicBool,
 }
 
 impl std::fmt::Debug for SqlStore {
@@ -184,10 +197,7 @@ impl SqlStore {
         let options = AnyConnectOptions::from_str(url)
             .map_err(|_| StoreError::Url)?
             .disable_statement_logging();
-        let mut writer = options.connect().await?;
-        if dialect == Dialect::Sqlite {
-            writer.execute(SQLITE_PRAGMAS).await?;
-        }
+        let mut writer = writer_connection(&options, dialect).await?;
         migrate(&mut writer, dialect).await?;
         let pool = AnyPoolOptions::new()
             .max_connections(match dialect {
@@ -195,6 +205,7 @@ impl SqlStore {
                 Dialect::Postgres => 8,
             })
             .min_connections(1)
+            .acquire_timeout(POOL_ACQUIRE_TIMEOUT)
             .after_connect(move |conn, _| {
                 Box::pin(async move {
                     if dialect == Dialect::Sqlite {
@@ -203,13 +214,43 @@ impl SqlStore {
                     Ok(())
                 })
             })
-            .connect_with(options)
+            .connect_with(options.clone())
             .await?;
         Ok(Self {
             dialect,
             pool,
+            options,
             writer: Mutex::new(Some(writer)),
+            writer_lost: AtomicBool::new(false),
         })
+    }
+
+    /// Replaces the writer's lost connection (the database restarted, the network failed),
+    /// so that writing resumes by itself once the database is back. Returns whether it is
+    /// connected; when not, the next commit tries again first.
+    async fn connect_again(&self, conn: &mut AnyConnection) -> bool {
+        let fresh = tokio::time::timeout(
+            RECONNECT_TIMEOUT,
+            writer_connection(&self.options, self.dialect),
+        )
+        .await;
+        let connected = match fresh {
+            Ok(Ok(fresh)) => {
+                tracing::warn!("the writer's database connection was lost; connected again");
+                *conn = fresh;
+                true
+            }
+            Ok(Err(e)) => {
+                tracing::warn!(error = %e, "the writer's database connection was lost; cannot connect yet");
+                false
+            }
+            Err(_) => {
+                tracing::warn!("the writer's database connection was lost; connecting timed out");
+                false
+            }
+        };
+        self.writer_lost.store(!connected, Ordering::Relaxed);
+        connected
     }
 
     async fn apply(
@@ -677,17 +718,37 @@ impl Store for SqlStore {
         let conn = guard
             .as_mut()
             .ok_or_else(|| StoreError::Database("the store is closed".into()))?;
-        conn.execute(self.dialect.begin()).await?;
-        match self.commit_inner(conn, batch, signer, now).await {
-            Ok(results) => {
-                conn.execute("COMMIT").await?;
-                Ok(results)
-            }
-            Err(e) => {
-                let _ = conn.execute("ROLLBACK").await;
-                Err(e)
+        if self.writer_lost.load(Ordering::Relaxed) && !self.connect_again(conn).await {
+            return Err(StoreError::Database(
+                "the database cannot be reached".into(),
+            ));
+        }
+        let result = match conn.execute(self.dialect.begin()).await {
+            Err(e) => Err(e.into()),
+            Ok(_) => match self.commit_inner(conn, batch, signer, now).await {
+                Ok(results) => match conn.execute("COMMIT").await {
+                    Ok(_) => Ok(results),
+                    Err(e) => {
+                        let _ = conn.execute("ROLLBACK").await;
+                        Err(e.into())
+                    }
+                },
+                Err(e) => {
+                    let _ = conn.execute("ROLLBACK").await;
+                    Err(e)
+                }
+            },
+        };
+        if result.is_err() {
+            let alive = matches!(
+                tokio::time::timeout(RECONNECT_TIMEOUT, conn.ping()).await,
+                Ok(Ok(()))
+            );
+            if !alive {
+                self.connect_again(conn).await;
             }
         }
+        result
     }
 
     async fn read_current(
@@ -1026,6 +1087,35 @@ impl Store for SqlStore {
         rows.iter().map(chained_row).collect()
     }
 
+    async fn audit_patients_of_user(
+        &self,
+        user_id: &str,
+        since: &str,
+        until: &str,
+    ) -> Result<Vec<PatientAccessRow>, StoreError> {
+        // Read from the index (user_id, occurred_at, seq, patient_id) alone (migration 0010).
+        let rows = sqlx::query(
+            "SELECT patient_id, COUNT(*), MIN(occurred_at), MAX(occurred_at) FROM audit_events \
+             WHERE user_id = $1 AND occurred_at >= $2 AND occurred_at <= $3 AND patient_id IS NOT NULL \
+             GROUP BY patient_id ORDER BY patient_id",
+        )
+        .bind(user_id)
+        .bind(since)
+        .bind(until_bound(until))
+        .fetch_all(&self.pool)
+        .await?;
+        rows.iter()
+            .map(|r| {
+                Ok(PatientAccessRow {
+                    patient_id: r.try_get(0)?,
+                    events: r.try_get(1)?,
+                    first: r.try_get(2)?,
+                    last: r.try_get(3)?,
+                })
+            })
+            .collect()
+    }
+
     async fn audit_search(
         &self,
         patient_id: Option<&str>,
@@ -1050,13 +1140,7 @@ impl Store for SqlStore {
             add("occurred_at >= ?", s.to_owned());
         }
         if let Some(u) = until {
-            // A bare date covers the whole day.
-            let bound = if u.len() == 10 {
-                format!("{u}T23:59:59.999999999Z")
-            } else {
-                u.to_owned()
-            };
-            add("occurred_at <= ?", bound);
+            add("occurred_at <= ?", until_bound(u));
         }
         let filter = if clauses.is_empty() {
             String::new()
@@ -1101,6 +1185,27 @@ impl Store for SqlStore {
         }
         self.pool.close().await;
     }
+}
+
+/// The upper bound of a period, inclusive: a bare date covers the whole day.
+fn until_bound(until: &str) -> String {
+    if until.len() == 10 {
+        format!("{until}T23:59:59.999999999Z")
+    } else {
+        until.to_owned()
+    }
+}
+
+/// The writer's connection (SQLite: in WAL mode, with the vault's settings).
+async fn writer_connection(
+    options: &AnyConnectOptions,
+    dialect: Dialect,
+) -> Result<AnyConnection, sqlx::Error> {
+    let mut conn = options.connect().await?;
+    if dialect == Dialect::Sqlite {
+        conn.execute(SQLITE_PRAGMAS).await?;
+    }
+    Ok(conn)
 }
 
 fn key_row(r: &AnyRow) -> Result<KeyRow, StoreError> {

@@ -246,9 +246,6 @@ fn organisation_from_row(row: &OrganisationRow) -> Option<Organisation> {
 }
 
 impl Vault {
-    fn now(&self) -> OffsetDateTime {
-        self.inner.clock.now()
-    }
 
     /// A secret for keyed tokens of the web layer (CSRF), derived from the vault's keys,
     /// so that it is the same on every server of one vault and survives restarts.

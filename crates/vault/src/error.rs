@@ -53,3 +53,21 @@ pub enum VaultError {
     #[error("password not accepted: {}", crate::accounts::password_problems(.0))]
     Password(Vec<zorgkluis_auth::PasswordProblem>),
 }
+
+impl VaultError {
+    /// Whether this is a failure of the storage layer that is expected to pass (the database
+    /// restarting or unreachable, the disk full, the audit journal not writable, the vault
+    /// shutting down): the request may be tried again later, unlike a bad request or
+    /// damaged data.
+    pub fn is_unavailable(&self) -> bool {
+        matches!(
+            self,
+            Self::Store(zorgkluis_store::StoreError::Database(_))
+                | Self::Journal(
+                    zorgkluis_audit::JournalError::Io { .. }
+                        | zorgkluis_audit::JournalError::Closed
+                )
+                | Self::Closed
+        )
+    }
+}

@@ -10,6 +10,7 @@
 
 mod access;
 mod accounts;
+pub mod appointments;
 mod backup;
 mod clients;
 mod config;
@@ -21,6 +22,7 @@ mod keys;
 mod load;
 mod notes;
 mod records;
+pub mod review;
 mod search;
 mod writer;
 
@@ -41,7 +43,7 @@ pub use exchange::ImportReport;
 pub use keys::RotationReport;
 pub use load::{LoadOptions, LoadReport};
 pub use notes::{PersonalNote, SEALED_NOTE_URL};
-pub use records::{AuditFilter, Stored};
+pub use records::{AuditFilter, PatientAccess, Stored, SYNTHETIC_AUDIT_SOURCE};
 pub use search::{
     search_params_of, SearchPage, SearchQuery, SearchSort, DEFAULT_COUNT, MAX_CANDIDATES, MAX_COUNT,
 };
@@ -186,6 +188,12 @@ impl Vault {
         {
             true
         }
+    }
+
+    /// Now, from the vault's injected clock (pages and workflows use this, never the wall
+    /// clock, so tests can set the time).
+    pub fn now(&self) -> time::OffsetDateTime {
+        self.inner.clock.now()
     }
 
     /// Which backend the vault runs on.

@@ -968,6 +968,150 @@ impl Vault {
     }
 }
 
+/// One patient in the answer to "which patients did this user access in a period".
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PatientAccess {
+    /// The patient (pseudonymous patient id).
+    pub patient_id: String,
+    /// The user's audit events about this patient in the period (reads, search hits,
+    /// writes, refusals: every code and outcome).
+    pub events: i64,
+    /// When the first of them occurred (RFC 3339).
+    pub first: String,
+    /// When the last of them occurred (RFC 3339).
+    pub last: String,
+}
+
+/// The source system every synthetic audit event carries (`zorgkluis bench audit`), so
+/// that such events are recognisable in the signed trail for good.
+pub const SYNTHETIC_AUDIT_SOURCE: &str = "zorgkluis-bench-audit";
+
+/// Meta entry that marks a benchmark vault: the only kind that accepts synthetic events.
+const BENCHMARK_VAULT_META: &str = "benchmark_vault";
+
+impl Vault {
+    /// "Which patients did this user access between `since` and `until`" (the privacy
+    /// officer's review, NEN 7513): every patient the user's audit events are about in the
+    /// period (inclusive; a bare date as `until` covers the whole day), with the number of
+    /// events and the first and last, ordered by patient id. Decided as reading the audit
+    /// trail across patients (the privacy officer, or an operator reviewing the trail);
+    /// the query is itself audited, refusals too.
+    pub async fn patients_accessed_by(
+        &self,
+        principal: &Principal,
+        user_id: &str,
+        since: &str,
+        until: &str,
+    ) -> Result<Vec<PatientAccess>, VaultError> {
+        let object = Object {
+            query: Some(format!(
+                "patients-accessed user={user_id} since={since} until={until}"
+            )),
+            ..Default::default()
+        };
+        let allowed = match decide(
+            principal,
+            Action::ReadAudit,
+            Target::System,
+            &self.context(None),
+        ) {
+            Decision::Allow(a) => a,
+            Decision::Deny(basis) => {
+                return Err(self
+                    .deny(principal, &basis, EventCode::AuditRead, object)
+                    .await)
+            }
+        };
+        // Every acknowledged event counts, also those still in the journal.
+        self.flush_audit().await?;
+        let rows = self
+            .inner
+            .store
+            .audit_patients_of_user(user_id, since, until)
+            .await?;
+        let events: i64 = rows.iter().map(|r| r.events).sum();
+        let ev = self.event(
+            principal,
+            allowed.basis(),
+            EventCode::AuditRead,
+            Outcome::Success,
+            object,
+            Some(format!("{} patient(s), {events} event(s)", rows.len())),
+        );
+        self.inner.journal.append(vec![ev]).await?;
+        Ok(rows
+            .into_iter()
+            .map(|r| PatientAccess {
+                patient_id: r.patient_id,
+                events: r.events,
+                first: r.first,
+                last: r.last,
+            })
+            .collect())
+    }
+
+    /// `zorgkluis bench audit` only: chains synthetic `events` into the audit trail in one
+    /// transaction through the writer's fold (the path journaled read events take: same
+    /// chaining, same inserts, signed checkpoints). Every event's `source` is set to
+    /// [`SYNTHETIC_AUDIT_SOURCE`] before it is hashed.
+    ///
+    /// Refused (`Forbidden`) unless the caller is an operator command and the vault is a
+    /// benchmark vault: one that held no records and no audit events when it was first
+    /// filled this way (it is then marked as such for good). A real trail never receives
+    /// synthetic events.
+    pub async fn append_synthetic_audit_events(
+        &self,
+        principal: &Principal,
+        events: Vec<zorgkluis_audit::AuditEvent>,
+    ) -> Result<(), VaultError> {
+        if !matches!(principal, Principal::Operator { .. }) || !self.benchmark_vault().await? {
+            return Err(VaultError::Forbidden);
+        }
+        let journaled = events
+            .into_iter()
+            .map(|mut event| {
+                SYNTHETIC_AUDIT_SOURCE.clone_into(&mut event.source);
+                let payload = event.canonical();
+                zorgkluis_audit::JournaledEvent {
+                    event,
+                    payload,
+                    // Not from the journal: nothing to release after the fold.
+                    position: zorgkluis_audit::JournalPosition {
+                        segment: 0,
+                        record: 0,
+                    },
+                }
+            })
+            .collect();
+        self.inner.writer.fold_now(journaled).await
+    }
+
+    /// Whether this is a benchmark vault; an empty vault (no records, no audit events)
+    /// becomes one here.
+    async fn benchmark_vault(&self) -> Result<bool, VaultError> {
+        let store = &self.inner.store;
+        if store.meta(BENCHMARK_VAULT_META).await?.is_some() {
+            return Ok(true);
+        }
+        if store.audit_head().await?.seq != 0 || !store.resource_counts().await?.is_empty() {
+            return Ok(false);
+        }
+        let job = zorgkluis_store::Job {
+            ops: vec![WriteOp::SetMeta {
+                name: BENCHMARK_VAULT_META.into(),
+                value: format!("synthetic audit events ({SYNTHETIC_AUDIT_SOURCE})"),
+            }],
+            ..Default::default()
+        };
+        self.inner
+            .writer
+            .submit(job)
+            .await?
+            .map_err(|e| VaultError::Corrupt(e.to_string()))?;
+        Ok(true)
+    }
+}
+
 /// The category a version was stored with (by type for versions from before categories
 /// were recorded).
 pub(crate) fn stored_category(v: &zorgkluis_store::VersionRow) -> Category {

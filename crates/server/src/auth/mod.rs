@@ -25,7 +25,7 @@ use zorgkluis_auth::token_hash;
 use zorgkluis_vault::{LoginAttempt, LoginError, Principal, CONFIDENTIALITY_VERSION};
 
 use crate::AppState;
-pub use pages::Lang;
+pub use pages::{escape as escape_html, Lang};
 
 /// The session cookie.
 pub const SESSION_COOKIE: &str = "zk_session";

@@ -1,86 +1,10 @@
 //! The login and account pages (Dutch first, English on request). Plain, accessible HTML
 //! without scripts; the portal's full templates come with the portal.
 
-use axum::http::header::ACCEPT_LANGUAGE;
-use axum::http::HeaderMap;
 use axum::response::Html;
 use zorgkluis_vault::{Principal, CONFIDENTIALITY_VERSION};
 
-/// The language of a page.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Lang {
-    /// Nederlands (default).
-    Nl,
-    /// English.
-    En,
-}
-
-impl Lang {
-    /// From `?lang=` or a form field, else `Accept-Language`, else Dutch.
-    pub fn pick(explicit: Option<&str>, headers: &HeaderMap) -> Self {
-        match explicit {
-            Some("en") => return Self::En,
-            Some("nl") => return Self::Nl,
-            _ => {}
-        }
-        let accept = headers
-            .get(ACCEPT_LANGUAGE)
-            .and_then(|v| v.to_str().ok())
-            .unwrap_or("");
-        if accept.trim_start().starts_with("en") {
-            Self::En
-        } else {
-            Self::Nl
-        }
-    }
-
-    fn code(self) -> &'static str {
-        match self {
-            Self::Nl => "nl",
-            Self::En => "en",
-        }
-    }
-
-    /// A text of the UI.
-    pub fn t(self, key: &str) -> &'static str {
-        let (nl, en) = match key {
-            "title" => ("Inloggen bij Zorgkluis", "Log in to Zorgkluis"),
-            "login" => ("Gebruikersnaam", "User name"),
-            "password" => ("Wachtwoord", "Password"),
-            "code" => ("Code uit uw authenticator-app (of een herstelcode)", "Code from your authenticator app (or a recovery code)"),
-            "submit" => ("Inloggen", "Log in"),
-            "invalid" => ("Gebruikersnaam, wachtwoord of code klopt niet.", "User name, password or code is not correct."),
-            "need-code" => ("Vul de code uit uw authenticator-app in.", "Enter the code from your authenticator app."),
-            "locked" => ("Te veel pogingen. Probeer het opnieuw na", "Too many attempts. Try again after"),
-            "unavailable" => ("Inloggen lukt nu niet. Probeer het later opnieuw.", "Logging in is not possible right now. Please try again later."),
-            "csrf" => ("Dit formulier is verlopen of niet vanaf deze site verstuurd. Laad de pagina opnieuw.", "This form has expired or was not sent from this site. Please reload the page."),
-            "welcome" => ("Ingelogd als", "Logged in as"),
-            "role" => ("Rol", "Role"),
-            "organisation" => ("Organisatie", "Organisation"),
-            "logout" => ("Uitloggen", "Log out"),
-            "agreement" => ("Geheimhoudingsverklaring", "Confidentiality agreement"),
-            "agreement-text" => (
-                "Voordat u patiëntgegevens kunt inzien, verklaart u dat u alles wat u over patiënten te weten komt geheimhoudt, alleen gegevens inziet die u voor de zorg nodig hebt, en dat elke inzage wordt vastgelegd.",
-                "Before you can see patient data, you declare that you keep everything you learn about patients confidential, look only at data you need for their care, and know that every access is logged.",
-            ),
-            "accept" => ("Ik ga akkoord", "I agree"),
-            "accepted" => ("Geheimhoudingsverklaring geaccepteerd.", "Confidentiality agreement accepted."),
-            "patient" => ("U bekijkt uw eigen dossier.", "You are viewing your own record."),
-            "representative" => ("U handelt namens", "You are acting on behalf of"),
-            "other-lang" => ("English", "Nederlands"),
-            "api" => ("Gegevens via de FHIR-API (JSON), met dezelfde toegangsregels:", "Data through the FHIR API (JSON), under the same access rules:"),
-            "my-record" => ("Mijn dossier", "My record"),
-            "who-viewed" => ("Wie heeft mijn dossier bekeken", "Who viewed my record"),
-            "patients" => ("Patiënten die ik mag zien", "Patients I may see"),
-            "audit" => ("Audittrail (laatste 100)", "Audit trail (latest 100)"),
-            _ => ("", ""),
-        };
-        match self {
-            Self::Nl => nl,
-            Self::En => en,
-        }
-    }
-}
+pub use crate::i18n::Lang;
 
 /// Escapes text for HTML.
 pub fn escape(s: &str) -> String {
@@ -99,19 +23,15 @@ pub fn escape(s: &str) -> String {
 }
 
 fn page(lang: Lang, title: &str, body: &str) -> Html<String> {
-    let other = match lang {
-        Lang::Nl => "en",
-        Lang::En => "nl",
-    };
     Html(format!(
         "<!doctype html><html lang=\"{code}\"><head><meta charset=\"utf-8\">\
          <meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\
-         <title>{title}</title><style>body{{font-family:system-ui,sans-serif;max-width:34rem;margin:3rem auto;padding:0 1rem;color:#1b2a3a}}\
-         label{{display:block;margin-top:1rem}}input{{width:100%;padding:.5rem;font-size:1rem}}\
-         button{{margin-top:1.2rem;padding:.6rem 1.2rem;font-size:1rem}}.error{{color:#a40000}}</style></head>\
-         <body><header><strong>Zorgkluis</strong> · <a href=\"?lang={other}\">{switch}</a></header>\
-         <main><h1>{title}</h1>{body}</main></body></html>",
+         <title>{title} · Zorgkluis</title><link rel=\"stylesheet\" href=\"/static/zorgkluis.css\"><link rel=\"icon\" href=\"/static/icon.svg\" type=\"image/svg+xml\"></head>\
+         <body><header class=\"top\"><a class=\"brand\" href=\"/\">Zorgkluis</a> \
+         <a class=\"lang\" href=\"?lang={other}\" lang=\"{other}\">{switch}</a></header>\
+         <main id=\"main\"><div class=\"card narrow\"><h1>{title}</h1>{body}</div></main></body></html>",
         code = lang.code(),
+        other = lang.other().code(),
         title = escape(title),
         switch = lang.t("other-lang"),
     ))
@@ -205,7 +125,11 @@ pub fn me(lang: Lang, principal: &Principal, csrf: &str) -> Html<String> {
                         lang.t("patients")
                     )
                 };
-                body.push_str(&format!("<p>{}</p><ul><li>{link}</li></ul>", lang.t("api")));
+                body.push_str(&format!(
+                    "<p><a class=\"button\" href=\"/\">{}</a></p><p>{}</p><ul><li>{link}</li></ul>",
+                    lang.t("to-portal"),
+                    lang.t("api")
+                ));
             } else {
                 body.push_str(&format!(
                     "<h2>{}</h2><p>{}</p><p><small>{}</small></p>{}",
@@ -217,9 +141,10 @@ pub fn me(lang: Lang, principal: &Principal, csrf: &str) -> Html<String> {
             }
         }
         Principal::Patient { patient_id, .. } => body.push_str(&format!(
-            "<p>{}</p><p>{}</p><ul><li><a href=\"/fhir/Patient/{id}/$everything\">{}</a></li>\
+            "<p>{}</p><p><a class=\"button\" href=\"/patient\">{}</a></p><p>{}</p><ul><li><a href=\"/fhir/Patient/{id}/$everything\">{}</a></li>\
              <li><a href=\"/fhir/AuditEvent?patient={id}\">{}</a></li></ul>",
             lang.t("patient"),
+            lang.t("to-portal"),
             lang.t("api"),
             lang.t("my-record"),
             lang.t("who-viewed"),

@@ -67,8 +67,10 @@ pub(crate) fn searchset(
             }
             link(base, rt, &c, includes, Some(o))
         };
-        if query.offset + query.count < page.total {
-            links.push(json!({"relation": "next", "url": with_offset(query.offset + query.count)}));
+        // Offsets come from the client: `_offset=18446744073709551615` must not overflow.
+        let next = query.offset.saturating_add(query.count);
+        if next < page.total {
+            links.push(json!({"relation": "next", "url": with_offset(next)}));
         }
         if query.offset > 0 {
             links.push(json!({"relation": "previous", "url": with_offset(query.offset.saturating_sub(query.count))}));
@@ -98,8 +100,9 @@ pub(crate) fn everything(
 ) -> Value {
     let url = |o: usize| format!("{base}/Patient/{id}/$everything?_count={count}&_offset={o}");
     let mut links = vec![json!({"relation": "self", "url": url(offset)})];
-    if offset + count < page.total {
-        links.push(json!({"relation": "next", "url": url(offset + count)}));
+    let next = offset.saturating_add(count);
+    if next < page.total {
+        links.push(json!({"relation": "next", "url": url(next)}));
     }
     if offset > 0 {
         links.push(json!({"relation": "previous", "url": url(offset.saturating_sub(count))}));
@@ -329,15 +332,8 @@ pub(crate) fn audit_event(e: &zorgkluis_audit::AuditEvent) -> Value {
     out
 }
 
-/// `GET /fhir/AuditEvent?patient=…&agent=…&date=ge…&date=le…&_count=…`: the trail, read
-/// only; the vault decides who may read which part (the patient their own, the privacy
-/// officer all) and logs the reading.
-pub(crate) async fn audit_events(
-    state: &AppState,
-    caller: &FhirCaller,
-    base: &str,
-    params: &[(String, String)],
-) -> Result<axum::response::Response, FhirError> {
+/// The filter of an AuditEvent search. Pure.
+pub(crate) fn audit_filter(params: &[(String, String)]) -> Result<AuditFilter, FhirError> {
     let mut filter = AuditFilter {
         limit: 100,
         ..AuditFilter::default()
@@ -349,7 +345,11 @@ pub(crate) async fn audit_events(
             }
             "agent" | "user" => filter.user_id = Some(v.clone()),
             "date" => {
-                let (prefix, value) = v.split_at(v.len().min(2));
+                // Not `split_at(2)`: the value may start with a multi-byte character.
+                let (prefix, value) = match (v.get(..2), v.get(2..)) {
+                    (Some(p), Some(rest)) => (p, rest),
+                    _ => ("", v.as_str()),
+                };
                 match prefix {
                     "ge" | "gt" => filter.since = Some(value.to_owned()),
                     "le" | "lt" => filter.until = Some(value.to_owned()),
@@ -380,6 +380,19 @@ pub(crate) async fn audit_events(
             }
         }
     }
+    Ok(filter)
+}
+
+/// `GET /fhir/AuditEvent?patient=…&agent=…&date=ge…&date=le…&_count=…`: the trail, read
+/// only; the vault decides who may read which part (the patient their own, the privacy
+/// officer all) and logs the reading.
+pub(crate) async fn audit_events(
+    state: &AppState,
+    caller: &FhirCaller,
+    base: &str,
+    params: &[(String, String)],
+) -> Result<axum::response::Response, FhirError> {
+    let filter = audit_filter(params)?;
     let events = state.vault.audit_search(&caller.principal, &filter).await?;
     let entries: Vec<Value> = events
         .iter()

@@ -100,6 +100,9 @@ where
                     principal,
                     scopes: Some(scopes),
                 }),
+                Err(crate::oauth::BearerError::Unavailable) => {
+                    Err(FhirError::Unavailable("token store unavailable".into()))
+                }
                 Err(_) => Err(FhirError::Unauthenticated),
             };
         }
@@ -111,7 +114,7 @@ where
             }),
             Err(zorgkluis_vault::SessionError::Unauthenticated) => Err(FhirError::Unauthenticated),
             Err(zorgkluis_vault::SessionError::Unavailable) => {
-                Err(FhirError::Internal("session store unavailable".into()))
+                Err(FhirError::Unavailable("session store unavailable".into()))
             }
         }
     }

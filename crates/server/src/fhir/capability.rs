@@ -124,21 +124,38 @@ fn outcome_responses() -> Value {
     Value::Object(m)
 }
 
-fn op(summary: &str, ok: &str, body: bool, params: Value) -> Value {
+fn op(id: &str, summary: &str, ok: &str, body: bool, params: Value) -> Value {
     let mut responses = outcome_responses();
     responses[ok] = json!({"description": "success", "content": {"application/fhir+json": {"schema": {"$ref": "#/components/schemas/Resource"}}}});
     let mut o = json!({
+        "operationId": id,
         "summary": summary,
         "parameters": params,
         "responses": responses,
     });
     if body {
+        let example = json!({"resourceType": "Patient", "name": [{"family": "Voorbeeld", "given": ["Anna"]}], "gender": "female", "birthDate": "1980-02-29"});
         o["requestBody"] = json!({"required": true, "content": {
-            "application/fhir+json": {"schema": {"$ref": "#/components/schemas/Resource"}},
+            "application/fhir+json": {"schema": {"$ref": "#/components/schemas/Resource"}, "example": example},
             "application/json": {"schema": {"$ref": "#/components/schemas/Resource"}},
         }});
     }
     o
+}
+
+/// What a written resource leads to (OpenAPI links: its read, version, history, update
+/// and delete).
+fn written_links() -> Value {
+    let at = json!({"type": "$request.path.type", "id": "$response.body#/id"});
+    let mut version = at.clone();
+    version["vid"] = json!("$response.body#/meta/versionId");
+    json!({
+        "read": {"operationId": "read", "parameters": at},
+        "vread": {"operationId": "vread", "parameters": version},
+        "history": {"operationId": "history", "parameters": at},
+        "update": {"operationId": "update", "parameters": at},
+        "delete": {"operationId": "delete", "parameters": at},
+    })
 }
 
 /// `GET /fhir/openapi.json`: OpenAPI 3.0 for the FHIR API.
@@ -149,10 +166,21 @@ pub(crate) async fn openapi(State(_): State<AppState>, headers: HeaderMap) -> Re
         .map(|t| t.as_str().to_owned())
         .filter(|t| t != "AuditEvent")
         .collect();
-    let type_param = json!({"name": "type", "in": "path", "required": true, "schema": {"type": "string", "enum": types}});
+    let type_param = json!({"name": "type", "in": "path", "required": true, "example": "Patient", "schema": {"type": "string", "enum": types}});
     let id_param = json!({"name": "id", "in": "path", "required": true, "schema": {"type": "string", "pattern": "^[A-Za-z0-9\\-\\.]{1,64}$"}});
     let vid_param = json!({"name": "vid", "in": "path", "required": true, "schema": {"type": "integer", "minimum": 1}});
     let q = |name: &str, ty: &str| json!({"name": name, "in": "query", "required": false, "schema": {"type": ty}});
+    let q_schema = |name: &str, schema: Value| json!({"name": name, "in": "query", "required": false, "schema": schema});
+    // `_count=0` asks a search for the total only; elsewhere pages hold 1 to 1000.
+    let search_count = q_schema(
+        "_count",
+        json!({"type": "integer", "minimum": 0, "maximum": 1000}),
+    );
+    let page_count = q_schema(
+        "_count",
+        json!({"type": "integer", "minimum": 1, "maximum": 1000}),
+    );
+    let offset = q_schema("_offset", json!({"type": "integer", "minimum": 0}));
     let search_params = json!([
         type_param,
         q("_id", "string"),
@@ -164,14 +192,41 @@ pub(crate) async fn openapi(State(_): State<AppState>, headers: HeaderMap) -> Re
         q("status", "string"),
         q("category", "string"),
         q("identifier", "string"),
-        q("_count", "integer"),
-        q("_offset", "integer"),
-        q("_sort", "string"),
+        search_count,
+        offset.clone(),
+        q_schema(
+            "_sort",
+            json!({"type": "string", "enum": ["_lastUpdated", "-_lastUpdated", "date", "-date"]})
+        ),
         q("_include", "string"),
-        q("_summary", "string"),
+        q_schema(
+            "_summary",
+            json!({"type": "string", "enum": ["count", "false"]})
+        ),
     ]);
     let if_match = json!({"name": "If-Match", "in": "header", "required": false, "schema": {"type": "string"}});
     let if_none_exist = json!({"name": "If-None-Exist", "in": "header", "required": false, "schema": {"type": "string"}});
+    let mut create = op(
+        "create",
+        "create (conditional with If-None-Exist)",
+        "201",
+        true,
+        json!([type_param, if_none_exist]),
+    );
+    create["responses"]["201"]["links"] = written_links();
+    // A conditional create that finds its match answers 200 with it.
+    create["responses"]["200"] = create["responses"]["201"].clone();
+    let mut update = op(
+        "update",
+        "update or create with a client id (If-Match for version checks)",
+        "200",
+        true,
+        json!([type_param, id_param, if_match]),
+    );
+    update["responses"]["200"]["links"] = written_links();
+    update["responses"]["201"] = update["responses"]["200"].clone();
+    let mut delete = json!({"operationId": "delete", "summary": "delete", "parameters": [type_param, id_param], "responses": outcome_responses()});
+    delete["responses"]["204"] = json!({"description": "deleted (or already deleted)"});
     let doc = json!({
         "openapi": "3.0.3",
         "info": {
@@ -182,22 +237,22 @@ pub(crate) async fn openapi(State(_): State<AppState>, headers: HeaderMap) -> Re
         "servers": [{"url": origin}],
         "security": [{"bearer": []}, {"session": []}],
         "paths": {
-            "/fhir/metadata": {"get": {"summary": "CapabilityStatement", "security": [], "responses": {"200": {"description": "CapabilityStatement", "content": {"application/fhir+json": {"schema": {"$ref": "#/components/schemas/Resource"}}}}}}},
-            "/fhir": {"post": op("batch or transaction Bundle", "200", true, json!([]))},
+            "/fhir/metadata": {"get": {"operationId": "metadata", "summary": "CapabilityStatement", "security": [], "responses": {"200": {"description": "CapabilityStatement", "content": {"application/fhir+json": {"schema": {"$ref": "#/components/schemas/Resource"}}}}}}},
+            "/fhir": {"post": op("transaction", "batch or transaction Bundle", "200", true, json!([]))},
             "/fhir/{type}": {
-                "get": op("search", "200", false, search_params),
-                "post": op("create (conditional with If-None-Exist)", "201", true, json!([type_param, if_none_exist])),
+                "get": op("search", "search", "200", false, search_params),
+                "post": create,
             },
-            "/fhir/{type}/_search": {"post": op("search with form parameters", "200", false, json!([type_param]))},
+            "/fhir/{type}/_search": {"post": op("searchPost", "search with form parameters", "200", false, json!([type_param]))},
             "/fhir/{type}/{id}": {
-                "get": op("read", "200", false, json!([type_param, id_param])),
-                "put": op("update or create with a client id (If-Match for version checks)", "200", true, json!([type_param, id_param, if_match])),
-                "delete": {"summary": "delete", "parameters": [type_param, id_param], "responses": {"204": {"description": "deleted"}, "401": {"description": "OperationOutcome"}, "403": {"description": "OperationOutcome"}, "404": {"description": "OperationOutcome"}}},
+                "get": op("read", "read", "200", false, json!([type_param, id_param])),
+                "put": update,
+                "delete": delete,
             },
-            "/fhir/{type}/{id}/_history": {"get": op("history of a resource", "200", false, json!([type_param, id_param]))},
-            "/fhir/{type}/{id}/_history/{vid}": {"get": op("read a version", "200", false, json!([type_param, id_param, vid_param]))},
-            "/fhir/Patient/{id}/$everything": {"get": op("the patient's record, paged", "200", false, json!([id_param, q("_count", "integer"), q("_offset", "integer")]))},
-            "/fhir/AuditEvent": {"get": op("the audit trail as AuditEvent resources", "200", false, json!([q("patient", "string"), q("agent", "string"), q("date", "string"), q("_count", "integer")]))},
+            "/fhir/{type}/{id}/_history": {"get": op("history", "history of a resource", "200", false, json!([type_param, id_param]))},
+            "/fhir/{type}/{id}/_history/{vid}": {"get": op("vread", "read a version", "200", false, json!([type_param, id_param, vid_param]))},
+            "/fhir/Patient/{id}/$everything": {"get": op("everything", "the patient's record, paged", "200", false, json!([id_param, page_count.clone(), offset]))},
+            "/fhir/AuditEvent": {"get": op("auditEvents", "the audit trail as AuditEvent resources", "200", false, json!([q("patient", "string"), q("agent", "string"), q("date", "string"), page_count]))},
         },
         "components": {
             "schemas": {

@@ -19,7 +19,8 @@ pub enum FhirError {
     Forbidden,
     /// 404.
     NotFound(String),
-    /// 405.
+    /// 405: a write to the read-only audit trail (answered with `Allow: GET`, as RFC 9110
+    /// asks; other unsupported methods never reach a handler: the router answers them).
     MethodNotAllowed(String),
     /// 409: a conflict not expressed as a version precondition.
     Conflict(String),
@@ -33,9 +34,15 @@ pub enum FhirError {
     UnsupportedMediaType,
     /// 422: a resource that is not valid FHIR R4.
     Unprocessable(Vec<Issue>),
-    /// 500/503: logged with details, answered without them.
+    /// 500: logged with details, answered without them.
     Internal(String),
+    /// 503 with `Retry-After`: the storage is unavailable for now (database restarting or
+    /// unreachable, disk full); logged with details, answered without them.
+    Unavailable(String),
 }
+
+/// Seconds a client is asked to wait before trying again after a 503.
+pub(crate) const RETRY_AFTER_SECONDS: &str = "5";
 
 pub(crate) fn issue(code: IssueCode, location: &str, message: impl Into<String>) -> Issue {
     Issue {
@@ -83,6 +90,7 @@ impl FhirError {
             }
             VaultError::Account(m) => Self::bad("request", m),
             VaultError::Password(_) => Self::bad("password", e.to_string()),
+            other if other.is_unavailable() => Self::Unavailable(other.to_string()),
             other => Self::Internal(other.to_string()),
         }
     }
@@ -163,6 +171,20 @@ impl FhirError {
                     )],
                 )
             }
+            Self::Unavailable(detail) => {
+                tracing::warn!(%detail, "FHIR request failed: storage unavailable");
+                (
+                    StatusCode::SERVICE_UNAVAILABLE,
+                    vec![issue(
+                        IssueCode::Exception,
+                        "request",
+                        format!(
+                            "the service is temporarily unavailable; try again in \
+                             {RETRY_AFTER_SECONDS} seconds"
+                        ),
+                    )],
+                )
+            }
         };
         (status, operation_outcome(&issues))
     }
@@ -174,6 +196,14 @@ impl IntoResponse for FhirError {
         let mut r = (status, outcome.to_string()).into_response();
         r.headers_mut()
             .insert("content-type", HeaderValue::from_static(FHIR_JSON));
+        if status == StatusCode::SERVICE_UNAVAILABLE {
+            r.headers_mut()
+                .insert("retry-after", HeaderValue::from_static(RETRY_AFTER_SECONDS));
+        }
+        if status == StatusCode::METHOD_NOT_ALLOWED {
+            r.headers_mut()
+                .insert("allow", HeaderValue::from_static("GET"));
+        }
         if status == StatusCode::UNAUTHORIZED {
             r.headers_mut().insert(
                 "www-authenticate",

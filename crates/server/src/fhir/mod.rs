@@ -6,6 +6,8 @@ mod bundle;
 mod caller;
 mod capability;
 pub mod error;
+#[doc(hidden)]
+pub mod fuzz_targets;
 mod transaction;
 
 use axum::body::Body;
@@ -37,6 +39,11 @@ pub fn router() -> Router<AppState> {
         .route("/fhir", post(transaction::batch_or_transaction))
         .route("/fhir/", post(transaction::batch_or_transaction))
         .route("/fhir/Patient/{id}/$everything", get(everything))
+        // The audit trail is read-only: every other method is a 405 with `Allow: GET`.
+        .route(
+            "/fhir/AuditEvent",
+            get(audit_search).fallback(audit_trail_read_only),
+        )
         .route("/fhir/{rt}", get(search_get).post(create))
         .route("/fhir/{rt}/_search", post(search_post))
         .route("/fhir/{rt}/_history", get(type_history))
@@ -44,6 +51,20 @@ pub fn router() -> Router<AppState> {
         .route("/fhir/{rt}/{id}/_history", get(history))
         .route("/fhir/{rt}/{id}/_history/{vid}", get(vread))
         .layer(DefaultBodyLimit::max(MAX_BODY))
+}
+
+async fn audit_search(
+    State(state): State<AppState>,
+    caller: FhirCaller,
+    headers: HeaderMap,
+    RawQuery(raw): RawQuery,
+) -> Result<Response, FhirError> {
+    let params = pairs(raw.as_deref().unwrap_or(""));
+    search(state, caller, headers, "AuditEvent".into(), params).await
+}
+
+async fn audit_trail_read_only() -> FhirError {
+    FhirError::MethodNotAllowed("the audit trail is read-only".into())
 }
 
 /// The base URL clients see (`http(s)://host/fhir`).
@@ -132,7 +153,13 @@ pub(crate) async fn json_body(headers: &HeaderMap, body: Body) -> Result<Value, 
             return Err(FhirError::UnsupportedMediaType);
         }
     }
-    let value: Value = serde_json::from_slice(&bytes).map_err(|e| {
+    json_value(&bytes)
+}
+
+/// A request body (already read) as a JSON object: 400 for malformed JSON or anything but
+/// an object. Pure; the fuzz target `fhir_json_intake` drives it.
+pub(crate) fn json_value(bytes: &[u8]) -> Result<Value, FhirError> {
+    let value: Value = serde_json::from_slice(bytes).map_err(|e| {
         FhirError::BadRequest(vec![issue(
             IssueCode::Structure,
             "body",
@@ -285,7 +312,7 @@ fn written(status: StatusCode, stored: &Stored, headers: &HeaderMap) -> Response
     with_version_headers(r, stored, &base)
 }
 
-fn check_body_type(body: &Value, rt: ResourceType) -> Result<(), FhirError> {
+pub(crate) fn check_body_type(body: &Value, rt: ResourceType) -> Result<(), FhirError> {
     match body.get("resourceType").and_then(Value::as_str) {
         Some(t) if t == rt.as_str() => Ok(()),
         Some(_) => Err(FhirError::bad(
@@ -410,18 +437,13 @@ async fn delete(
     }
 }
 
-async fn type_history(
-    State(state): State<AppState>,
-    caller: FhirCaller,
-    headers: HeaderMap,
-    Path(rt): Path<String>,
-    RawQuery(raw): RawQuery,
-) -> Result<Response, FhirError> {
-    let rt = resource_type(&rt)?;
-    caller.check_scope(rt.as_str(), false)?;
+/// The parameters of a type history: `_count` and `_since`. Pure.
+pub(crate) fn history_params(
+    params: Vec<(String, String)>,
+) -> Result<(usize, Option<String>), FhirError> {
     let mut count = zorgkluis_vault::DEFAULT_COUNT;
     let mut since = None;
-    for (k, v) in pairs(raw.as_deref().unwrap_or("")) {
+    for (k, v) in params {
         match k.as_str() {
             "_count" => count = page_size(&v)?,
             "_since" => {
@@ -440,6 +462,19 @@ async fn type_history(
             }
         }
     }
+    Ok((count, since))
+}
+
+async fn type_history(
+    State(state): State<AppState>,
+    caller: FhirCaller,
+    headers: HeaderMap,
+    Path(rt): Path<String>,
+    RawQuery(raw): RawQuery,
+) -> Result<Response, FhirError> {
+    let rt = resource_type(&rt)?;
+    caller.check_scope(rt.as_str(), false)?;
+    let (count, since) = history_params(pairs(raw.as_deref().unwrap_or("")))?;
     let versions = state
         .vault
         .type_history(&caller.principal, rt.as_str(), since.as_deref(), count)
@@ -476,19 +511,23 @@ async fn search_post(
     search(state, caller, headers, rt, params).await
 }
 
-async fn search(
-    state: AppState,
-    caller: FhirCaller,
-    headers: HeaderMap,
-    rt: String,
+/// The parameters of a search, sorted out before the vault sees them.
+pub(crate) struct SearchParams {
+    /// Search criteria and result controls, for [`SearchQuery::parse`].
+    pub criteria: Vec<(String, String)>,
+    /// `_include` values.
+    pub includes: Vec<String>,
+    /// Unknown parameters left out (not in strict handling).
+    pub ignored: Vec<String>,
+}
+
+/// Sorts the pairs of a search on `rt` into criteria, `_include`s and ignored unknown
+/// parameters; refuses what is not supported. Pure.
+pub(crate) fn search_params(
+    rt: ResourceType,
     params: Vec<(String, String)>,
-) -> Result<Response, FhirError> {
-    let rt = resource_type(&rt)?;
-    caller.check_scope(rt.as_str(), false)?;
-    let base = base_url(&headers);
-    if rt.as_str() == "AuditEvent" {
-        return bundle::audit_events(&state, &caller, &base, &params).await;
-    }
+    strict: bool,
+) -> Result<SearchParams, FhirError> {
     let mut includes = Vec::new();
     let mut criteria = Vec::new();
     for (k, v) in params {
@@ -515,12 +554,6 @@ async fn search(
             _ => criteria.push((k, v)),
         }
     }
-    // Unknown parameters are left out with a warning, as FHIR asks by default; with
-    // `Prefer: handling=strict` they are an error (400).
-    let strict = headers
-        .get("prefer")
-        .and_then(|v| v.to_str().ok())
-        .is_some_and(|v| v.contains("handling=strict"));
     let mut ignored = Vec::new();
     if !strict {
         if let Err(issues) = SearchQuery::parse(rt.as_str(), &criteria) {
@@ -536,6 +569,37 @@ async fn search(
             ignored = unknown;
         }
     }
+    Ok(SearchParams {
+        criteria,
+        includes,
+        ignored,
+    })
+}
+
+async fn search(
+    state: AppState,
+    caller: FhirCaller,
+    headers: HeaderMap,
+    rt: String,
+    params: Vec<(String, String)>,
+) -> Result<Response, FhirError> {
+    let rt = resource_type(&rt)?;
+    caller.check_scope(rt.as_str(), false)?;
+    let base = base_url(&headers);
+    if rt.as_str() == "AuditEvent" {
+        return bundle::audit_events(&state, &caller, &base, &params).await;
+    }
+    // Unknown parameters are left out with a warning, as FHIR asks by default; with
+    // `Prefer: handling=strict` they are an error (400).
+    let strict = headers
+        .get("prefer")
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.contains("handling=strict"));
+    let SearchParams {
+        criteria,
+        includes,
+        ignored,
+    } = search_params(rt, params, strict)?;
     // A token limited to one patient searches that patient's data only.
     let mut scoped = criteria.clone();
     if let Some(p) = caller.patient_only() {
@@ -588,20 +652,11 @@ async fn search(
     Ok(fhir_json(StatusCode::OK, &set))
 }
 
-async fn everything(
-    State(state): State<AppState>,
-    caller: FhirCaller,
-    headers: HeaderMap,
-    Path(id): Path<String>,
-    RawQuery(raw): RawQuery,
-) -> Result<Response, FhirError> {
-    resource_id(&id)?;
-    caller.check_scope("Patient", false)?;
-    caller.check_patient("Patient", false, Some(&id))?;
-    let params = pairs(raw.as_deref().unwrap_or(""));
+/// The paging parameters of `$everything`: `(offset, count)`. Pure.
+pub(crate) fn everything_params(params: &[(String, String)]) -> Result<(usize, usize), FhirError> {
     let mut count = zorgkluis_vault::DEFAULT_COUNT * 4;
     let mut offset = 0usize;
-    for (k, v) in &params {
+    for (k, v) in params {
         match k.as_str() {
             "_count" => count = page_size(v)?,
             "_offset" => {
@@ -619,6 +674,20 @@ async fn everything(
             }
         }
     }
+    Ok((offset, count))
+}
+
+async fn everything(
+    State(state): State<AppState>,
+    caller: FhirCaller,
+    headers: HeaderMap,
+    Path(id): Path<String>,
+    RawQuery(raw): RawQuery,
+) -> Result<Response, FhirError> {
+    resource_id(&id)?;
+    caller.check_scope("Patient", false)?;
+    caller.check_patient("Patient", false, Some(&id))?;
+    let (offset, count) = everything_params(&pairs(raw.as_deref().unwrap_or("")))?;
     let page = state
         .vault
         .everything(&caller.principal, &id, offset, count)

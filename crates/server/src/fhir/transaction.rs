@@ -15,7 +15,7 @@ use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::Response;
 use serde_json::{json, Value};
-use zorgkluis_fhir::IssueCode;
+use zorgkluis_fhir::{IssueCode, ResourceType};
 use zorgkluis_vault::{LoadOptions, SearchQuery, Stored, VaultError};
 
 use super::caller::FhirCaller;
@@ -26,14 +26,19 @@ use crate::AppState;
 /// Entries in one bundle at most.
 const MAX_ENTRIES: usize = 5_000;
 
-struct Request {
-    method: String,
-    url: String,
-    if_match: Option<i64>,
-    conditional: bool,
+/// The `request` of a bundle entry.
+pub(crate) struct Request {
+    /// GET, POST, PUT or DELETE.
+    pub method: String,
+    /// The url, without a leading `/`.
+    pub url: String,
+    /// `ifMatch` as a version.
+    pub if_match: Option<i64>,
+    /// A conditional interaction (refused).
+    pub conditional: bool,
 }
 
-fn request_of(entry: &Value, i: usize) -> Result<Request, FhirError> {
+pub(crate) fn request_of(entry: &Value, i: usize) -> Result<Request, FhirError> {
     let req = entry.get("request").ok_or_else(|| {
         FhirError::bad(
             &format!("Bundle.entry[{i}].request"),
@@ -116,6 +121,25 @@ pub(crate) async fn batch_or_transaction(
     body: Body,
 ) -> Result<Response, FhirError> {
     let bundle = json_body(&headers, body).await?;
+    let (kind, entries) = bundle_entries(&bundle)?;
+    let base = base_url(&headers);
+    match kind {
+        BundleKind::Transaction => transaction(&state, &caller, &base, entries).await,
+        BundleKind::Batch => batch(&state, &caller, &base, entries).await,
+    }
+}
+
+/// What `POST /fhir` was given.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum BundleKind {
+    /// `Bundle.type = transaction`.
+    Transaction,
+    /// `Bundle.type = batch`.
+    Batch,
+}
+
+/// The kind and the entries of a `POST /fhir` body. Pure.
+pub(crate) fn bundle_entries(bundle: &Value) -> Result<(BundleKind, Vec<Value>), FhirError> {
     if bundle.get("resourceType").and_then(Value::as_str) != Some("Bundle") {
         return Err(FhirError::bad(
             "resourceType",
@@ -130,10 +154,9 @@ pub(crate) async fn batch_or_transaction(
     if entries.len() > MAX_ENTRIES {
         return Err(FhirError::TooLarge);
     }
-    let base = base_url(&headers);
     match bundle.get("type").and_then(Value::as_str) {
-        Some("transaction") => transaction(&state, &caller, &base, entries).await,
-        Some("batch") => batch(&state, &caller, &base, entries).await,
+        Some("transaction") => Ok((BundleKind::Transaction, entries)),
+        Some("batch") => Ok((BundleKind::Batch, entries)),
         _ => Err(FhirError::bad(
             "Bundle.type",
             "must be batch or transaction",
@@ -141,14 +164,28 @@ pub(crate) async fn batch_or_transaction(
     }
 }
 
-async fn transaction(
-    state: &AppState,
-    caller: &FhirCaller,
-    base: &str,
-    entries: Vec<Value>,
-) -> Result<Response, FhirError> {
-    // Plan: ids for every write, a map from full URLs to them.
-    let mut writes: Vec<(usize, String, String, Value, Option<i64>)> = Vec::new();
+/// One write of a transaction: entry index, type, id, resource, `ifMatch` version.
+pub(crate) type PlannedWrite = (usize, String, String, Value, Option<i64>);
+
+/// A transaction before anything is read or written.
+pub(crate) struct TransactionPlan {
+    /// The POSTs and PUTs, in entry order.
+    pub writes: Vec<PlannedWrite>,
+    /// The GETs: entry index and url.
+    pub reads: Vec<(usize, String)>,
+    /// `fullUrl` of each write to its `Type/id`.
+    pub ids: HashMap<String, String>,
+}
+
+/// Plans a transaction's entries: requests checked, an id for every write (server ids for
+/// POST), the map from full URLs to them. `check` runs on each write's resource in entry
+/// order (the handler checks the token's scopes there). Pure apart from `check` and the
+/// random ids.
+pub(crate) fn plan_transaction(
+    entries: &[Value],
+    check: &mut dyn FnMut(ResourceType, &Value) -> Result<(), FhirError>,
+) -> Result<TransactionPlan, FhirError> {
+    let mut writes: Vec<PlannedWrite> = Vec::new();
     let mut reads: Vec<(usize, String)> = Vec::new();
     let mut ids: HashMap<String, String> = HashMap::new();
     for (i, entry) in entries.iter().enumerate() {
@@ -180,8 +217,7 @@ async fn transaction(
             .unwrap_or("")
             .to_owned();
         let rt = resource_type(&rt_name)?;
-        caller.check_scope(rt.as_str(), true)?;
-        caller.check_write(&resource)?;
+        check(rt, &resource)?;
         let id = if req.method == "POST" {
             if req.url != rt.as_str() {
                 return Err(FhirError::bad(
@@ -210,6 +246,40 @@ async fn transaction(
         }
         writes.push((i, rt.as_str().to_owned(), id, resource, req.if_match));
     }
+    Ok(TransactionPlan { writes, reads, ids })
+}
+
+/// Gives each planned write its id and rewrites references to full URLs of the
+/// transaction into `Type/id`; returns the resources to load. Pure.
+pub(crate) fn resolve_transaction(
+    writes: &mut [PlannedWrite],
+    ids: &HashMap<String, String>,
+) -> Vec<Value> {
+    let mut resources = Vec::with_capacity(writes.len());
+    for (_, _, id, resource, _) in writes.iter_mut() {
+        if let Some(obj) = resource.as_object_mut() {
+            obj.insert("id".into(), Value::String(id.clone()));
+        }
+        zorgkluis_fhir::rewrite_references(resource, &mut |r| ids.get(r).cloned());
+        resources.push(resource.clone());
+    }
+    resources
+}
+
+async fn transaction(
+    state: &AppState,
+    caller: &FhirCaller,
+    base: &str,
+    entries: Vec<Value>,
+) -> Result<Response, FhirError> {
+    let TransactionPlan {
+        mut writes,
+        reads,
+        ids,
+    } = plan_transaction(&entries, &mut |rt, resource| {
+        caller.check_scope(rt.as_str(), true)?;
+        caller.check_write(resource)
+    })?;
     // Version preconditions are checked before the atomic write.
     for (i, rt, id, _, if_match) in &writes {
         if let Some(expected) = if_match {
@@ -222,14 +292,7 @@ async fn transaction(
             }
         }
     }
-    let mut resources = Vec::with_capacity(writes.len());
-    for (_, _, id, resource, _) in &mut writes {
-        if let Some(obj) = resource.as_object_mut() {
-            obj.insert("id".into(), Value::String(id.clone()));
-        }
-        zorgkluis_fhir::rewrite_references(resource, &mut |r| ids.get(r).cloned());
-        resources.push(resource.clone());
-    }
+    let resources = resolve_transaction(&mut writes, &ids);
     if !resources.is_empty() {
         state
             .vault
@@ -267,13 +330,48 @@ async fn transaction(
     ))
 }
 
-async fn read_entry(state: &AppState, caller: &FhirCaller, base: &str, url: &str) -> Value {
+/// What a GET entry of a batch or transaction asks for.
+pub(crate) enum ReadTarget<'a> {
+    /// `Type?query`.
+    Search {
+        /// The type searched.
+        rt: ResourceType,
+        /// The query string (may be empty).
+        query: &'a str,
+    },
+    /// `Type/id`.
+    Read {
+        /// The type read.
+        rt: ResourceType,
+        /// The id.
+        id: &'a str,
+    },
+}
+
+/// The url of a GET entry as a search or a read. Pure.
+pub(crate) fn read_target(url: &str) -> Result<ReadTarget<'_>, FhirError> {
     let (path, query) = url.split_once('?').unwrap_or((url, ""));
     let parts: Vec<&str> = path.split('/').collect();
+    match parts.as_slice() {
+        [rt] => Ok(ReadTarget::Search {
+            rt: resource_type(rt)?,
+            query,
+        }),
+        [rt, id] => Ok(ReadTarget::Read {
+            rt: resource_type(rt)?,
+            id,
+        }),
+        _ => Err(FhirError::bad(
+            "request.url",
+            "GET supports Type and Type/id",
+        )),
+    }
+}
+
+async fn read_entry(state: &AppState, caller: &FhirCaller, base: &str, url: &str) -> Value {
     let result: Result<Value, FhirError> = async {
-        match parts.as_slice() {
-            [rt] => {
-                let rt = resource_type(rt)?;
+        match read_target(url)? {
+            ReadTarget::Search { rt, query } => {
                 caller.check_scope(rt.as_str(), false)?;
                 let q = SearchQuery::parse(rt.as_str(), &pairs(query))
                     .map_err(FhirError::BadRequest)?;
@@ -289,16 +387,11 @@ async fn read_entry(state: &AppState, caller: &FhirCaller, base: &str, url: &str
                     &format!("{base}/{url}"),
                 ))
             }
-            [rt, id] => {
-                let rt = resource_type(rt)?;
+            ReadTarget::Read { rt, id } => {
                 caller.check_scope(rt.as_str(), false)?;
                 let s = state.vault.read(&caller.principal, rt.as_str(), id).await?;
                 Ok(s.resource.unwrap_or(Value::Null))
             }
-            _ => Err(FhirError::bad(
-                "request.url",
-                "GET supports Type and Type/id",
-            )),
         }
     }
     .await;

@@ -23,56 +23,21 @@ pub(crate) fn escape(s: &str) -> String {
 }
 
 fn code(lang: Lang) -> &'static str {
-    match lang {
-        Lang::Nl => "nl",
-        Lang::En => "en",
-    }
+    lang.code()
 }
 
-/// A text of these pages.
+/// A text of these pages (`oauth.<key>` in the translation files).
 pub(crate) fn t(lang: Lang, key: &str) -> &'static str {
-    let (nl, en) = match key {
-        "title" => ("Toegang voor een app", "Access for an app"),
-        "asks" => ("vraagt toegang tot uw gegevens in Zorgkluis, als", "asks for access to your data in Zorgkluis, as"),
-        "may" => ("De app mag:", "The app may:"),
-        "narrow" => (
-            "De app ziet nooit meer dan u zelf mag zien. Elke inzage wordt vastgelegd. De toegang vervalt na een uur; u kunt de app intrekken via de beheerder.",
-            "The app never sees more than you may see yourself. Every access is logged. Access ends after one hour; the administrator can revoke the app.",
-        ),
-        "patient" => ("Voor wie", "On behalf of"),
-        "approve" => ("Toestaan", "Allow"),
-        "deny" => ("Weigeren", "Deny"),
-        "csrf" => (
-            "Dit formulier is verlopen of niet vanaf deze site verstuurd. Laad de pagina opnieuw.",
-            "This form has expired or was not sent from this site. Please reload the page.",
-        ),
-        "error" => ("Deze aanvraag kan niet worden verwerkt:", "This request cannot be handled:"),
-        "unavailable" => ("Dit lukt nu niet. Probeer het later opnieuw.", "This is not possible right now. Please try again later."),
-        "read" => ("lezen", "read"),
-        "write" => ("vastleggen en wijzigen", "record and change"),
-        "all-types" => ("alle gegevens", "all data"),
-        "ctx-patient" => ("van de gekozen patiënt", "of the chosen patient"),
-        "ctx-user" => ("die u mag inzien", "that you may see"),
-        "ctx-system" => ("van de organisatie", "of the organisation"),
-        "launch-patient" => ("weten over welke patiënt het gaat", "know which patient it is about"),
-        "openid" => ("weten wie u bent", "know who you are"),
-        _ => ("", ""),
-    };
-    match lang {
-        Lang::Nl => nl,
-        Lang::En => en,
-    }
+    lang.text(&format!("oauth.{key}"))
 }
 
 fn page(lang: Lang, title: &str, body: &str) -> Html<String> {
     Html(format!(
         "<!doctype html><html lang=\"{code}\"><head><meta charset=\"utf-8\">\
          <meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\
-         <title>{title}</title><style>body{{font-family:system-ui,sans-serif;max-width:34rem;margin:3rem auto;padding:0 1rem;color:#1b2a3a}}\
-         label{{display:block;margin-top:1rem}}select{{width:100%;padding:.5rem;font-size:1rem}}\
-         button{{margin-top:1.2rem;margin-right:.6rem;padding:.6rem 1.2rem;font-size:1rem}}.error{{color:#a40000}}</style></head>\
-         <body><header><strong>Zorgkluis</strong></header>\
-         <main><h1>{title}</h1>{body}</main></body></html>",
+         <title>{title} · Zorgkluis</title><link rel=\"stylesheet\" href=\"/static/zorgkluis.css\"><link rel=\"icon\" href=\"/static/icon.svg\" type=\"image/svg+xml\"></head>\
+         <body><header class=\"top\"><span class=\"brand\">Zorgkluis</span></header>\
+         <main id=\"main\"><div class=\"card narrow\"><h1>{title}</h1>{body}</div></main></body></html>",
         code = code(lang),
         title = escape(title),
     ))

@@ -1,0 +1,6 @@
+//! cargo fuzz target: see `zorgkluis_server::fhir::fuzz_targets::fhir_json_intake`.
+#![no_main]
+
+libfuzzer_sys::fuzz_target!(|data: &[u8]| {
+    zorgkluis_server::fhir::fuzz_targets::fhir_json_intake(data);
+});
