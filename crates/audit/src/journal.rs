@@ -364,7 +364,17 @@ impl SegmentWriter {
                 record += 1;
             }
         }
-        self.file.write_all(buf).map_err(io(&self.path))?;
+        // The length before this group (one fstat per group, not per event).
+        let before = self.file.metadata().map(|m| m.len()).ok();
+        if let Err(e) = self.file.write_all(buf) {
+            // A partial write (disk full) must not leave a torn record in the middle of the
+            // journal, which the next start would report as damage: cut the file back to
+            // its last whole record. The callers get the error; nothing was acknowledged.
+            if let Some(len) = before {
+                let _ = self.file.set_len(len);
+            }
+            return Err(io(&self.path)(e));
+        }
         self.bytes += buf.len() as u64;
         self.records = record;
         Ok(journaled)

@@ -957,10 +957,12 @@ async fn serve(
             "  WARNING: plain HTTP (no TLS) on a non-loopback address: only behind a TLS-terminating proxy; else pass --tls-cert and --tls-key"
         ),
     }
-    println!("  health: {url}/health");
+    println!("  portal:  {url}/  (log in at {url}/login; Nederlands / English)");
+    println!("  FHIR:    {url}/fhir  (metadata at {url}/fhir/metadata)");
+    println!("  health:  {url}/health");
     if let Some(logins) = demo {
         accounts::print_demo_logins(&logins);
-        println!("The vault checks these logins (password, second factor, throttling, sessions); the web login pages arrive with the portal.");
+        println!("Open {url}/login in a browser and log in with one of these.");
     }
     println!("Press Ctrl-C to stop.");
     zorgkluis_server::serve(vault, bound, shutdown_signal()).await?;

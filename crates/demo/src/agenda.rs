@@ -140,7 +140,10 @@ pub fn agenda(seed: u64, dir: &Directory, today: Date) -> Vec<Value> {
                     ),
                 ]),
             ),
-            ("comment", Value::String(format!("Agenda van {}", who.display))),
+            (
+                "comment",
+                Value::String(format!("Agenda van {}", who.display)),
+            ),
         ]));
         for d in 1..=AGENDA_DAYS {
             let day = today + Duration::days(d);
@@ -172,7 +175,8 @@ pub fn agenda(seed: u64, dir: &Directory, today: Date) -> Vec<Value> {
                         ),
                         (
                             "appointmentType",
-                            opt(b.video
+                            opt(b
+                                .video
                                 .then(|| concept(ACT_CODE, "VR", "virtual", "Videoconsult"))),
                         ),
                         ("schedule", reference("Schedule", &sid)),

@@ -1901,7 +1901,7 @@ fn write_video_consult(g: &mut Gen, gp: &StaffMember) {
             "appointmentType",
             concept(ACT_CODE, "VR", "virtual", "Videoconsult"),
         ),
-        ("description", s("Videoconsult: bespreken uitslagen")),
+        ("description", s("Bespreken van de uitslagen")),
         ("start", Value::String(date_time(day, 11, 0))),
         ("end", Value::String(date_time(day, 11, 15))),
         ("minutesDuration", Value::from(15)),

@@ -13,7 +13,10 @@ fn hp2_gp13_the_practice_agendas_have_open_slots_on_working_days_for_three_weeks
     let today = date!(2026 - 11 - 23); // a Monday
     let d = directory(7);
     let a = agenda(7, &d, today);
-    let schedules: Vec<_> = a.iter().filter(|r| r["resourceType"] == "Schedule").collect();
+    let schedules: Vec<_> = a
+        .iter()
+        .filter(|r| r["resourceType"] == "Schedule")
+        .collect();
     let with_agenda = d
         .staff
         .iter()
@@ -58,18 +61,29 @@ fn hp2_gp13_the_practice_agendas_have_open_slots_on_working_days_for_three_weeks
             time::macros::format_description!("[year]-[month]-[day]"),
         )
         .unwrap();
-        matches!(day.weekday(), time::Weekday::Saturday | time::Weekday::Sunday)
+        matches!(
+            day.weekday(),
+            time::Weekday::Saturday | time::Weekday::Sunday
+        )
     }));
 
     // Generating a day later gives the same ids for the same slots (and one day more).
     let later = agenda(7, &d, date!(2026 - 11 - 24));
     let later_ids: HashSet<&str> = later.iter().map(|r| r["id"].as_str().unwrap()).collect();
-    let shared = ids.iter().filter(|i| later_ids.contains(i.as_str())).count();
+    let shared = ids
+        .iter()
+        .filter(|i| later_ids.contains(i.as_str()))
+        .count();
     let first_day = slots
         .iter()
         .filter(|s| s["start"].as_str().unwrap().starts_with("2026-11-24"))
         .count();
-    assert_eq!(shared, slots.len() - first_day, "{shared} of {}", slots.len());
+    assert_eq!(
+        shared,
+        slots.len() - first_day,
+        "{shared} of {}",
+        slots.len()
+    );
     assert_eq!(agenda(7, &d, today), a, "deterministic");
 }
 
@@ -81,7 +95,9 @@ fn hp2_the_first_demo_patient_has_an_upcoming_video_consult_with_their_gp() {
     let video: Vec<_> = rec
         .resources
         .iter()
-        .filter(|r| r["resourceType"] == "Appointment" && r["appointmentType"]["coding"][0]["code"] == "VR")
+        .filter(|r| {
+            r["resourceType"] == "Appointment" && r["appointmentType"]["coding"][0]["code"] == "VR"
+        })
         .collect();
     assert_eq!(video.len(), 1);
     let v = video[0];

@@ -178,9 +178,7 @@ fn staff_directory(s: &Staff, action: Action, resource_type: &str) -> Rule {
         // vault's `open_slots` admits only the clinician's own agenda. Changing existing
         // slots (booked or free) stays with bookings and administrators.
         Action::Create
-            if resource_type == "Slot"
-                && s.role.is_clinical()
-                && s.practitioner_id.is_some() =>
+            if resource_type == "Slot" && s.role.is_clinical() && s.practitioner_id.is_some() =>
         {
             allow(
                 "HP-2 clinicians open slots in their own agenda",

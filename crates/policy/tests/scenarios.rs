@@ -987,7 +987,12 @@ fn hp2_clinicians_open_slots_but_only_administrators_change_the_agenda_directly(
         resource_type: "Schedule",
     };
     let gp = staff("jansen", StaffRole::Gp, gp_practice(), "dr-jansen");
-    let nurse = staff("bakker", StaffRole::PracticeNurse, gp_practice(), "poh-bakker");
+    let nurse = staff(
+        "bakker",
+        StaffRole::PracticeNurse,
+        gp_practice(),
+        "poh-bakker",
+    );
     let admin = staff("smit", StaffRole::Administrator, gp_practice(), "beheer");
     // Clinicians open (create) slots; the vault admits only their own agenda.
     assert!(decide_on(&gp, Action::Create, slot));
@@ -1014,4 +1019,48 @@ fn hp2_clinicians_open_slots_but_only_administrators_change_the_agenda_directly(
     assert!(decide_on(&patient, Action::Search, slot));
     assert!(!decide_on(&patient, Action::Create, slot));
     assert!(!decide_on(&patient, Action::Update, slot));
+}
+
+fn link(org: &str, status: &str) -> serde_json::Value {
+    serde_json::json!({
+        "resourceType": "Consent",
+        "status": status,
+        "category": [{"coding": [{"system": "urn:zorgkluis:directive", "code": "health-log-link"}]}],
+        "patient": {"reference": "Patient/p"},
+        "organization": [{"reference": format!("Organization/{org}")}],
+    })
+}
+
+#[test]
+fn pc2_only_the_patient_asks_only_the_addressed_provider_answers_and_revoked_stays_revoked() {
+    use zorgkluis_policy::records::check_link_change as check;
+    let patient = Principal::Patient {
+        actor: actor("u-p"),
+        patient_id: "p".into(),
+    };
+    let nurse = staff("u-n", StaffRole::PracticeNurse, gp_practice(), "pr-n");
+    let other_org_gp = staff(
+        "u-o",
+        StaffRole::Gp,
+        org("other", OrgKind::GpPractice, None),
+        "pr-o",
+    );
+    // The patient asks, and may end the link at any time, but never accepts it.
+    assert!(check(&patient, None, &link("gp", "proposed")).is_ok());
+    assert!(check(&patient, None, &link("gp", "active")).is_err());
+    assert!(check(&patient, Some(&link("gp", "proposed")), &link("gp", "active")).is_err());
+    assert!(check(&patient, Some(&link("gp", "active")), &link("gp", "inactive")).is_ok());
+    // The addressed provider answers a pending request.
+    assert!(check(&nurse, Some(&link("gp", "proposed")), &link("gp", "active")).is_ok());
+    assert!(check(&nurse, Some(&link("gp", "proposed")), &link("gp", "rejected")).is_ok());
+    // ...but cannot make a link itself, revive a revoked one, or answer for another
+    // organisation, or move the link to another organisation.
+    let refused = check(&nurse, None, &link("gp", "active")).unwrap_err();
+    assert!(refused.rule.starts_with("PC-2"), "{}", refused.rule);
+    assert!(check(&nurse, Some(&link("gp", "inactive")), &link("gp", "active")).is_err());
+    assert!(check(&other_org_gp, Some(&link("gp", "proposed")), &link("gp", "active")).is_err());
+    assert!(check(&nurse, Some(&link("other", "proposed")), &link("gp", "active")).is_err());
+    // Other consents are not links and pass this check (the decision point decides them).
+    let other_consent = serde_json::json!({"resourceType": "Consent", "status": "active"});
+    assert!(check(&nurse, None, &other_consent).is_ok());
 }

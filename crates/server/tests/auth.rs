@@ -95,7 +95,7 @@ async fn pt6_hp5_login_with_second_factor_session_cookie_csrf_and_logout() {
         let code = TotpSecret::from_base32(SECRET).unwrap().code_at(NOW);
         let ok = log_in(&addr, &code).await;
         assert_eq!(ok.status, 303, "{}", ok.body);
-        assert_eq!(ok.header("location"), Some("/me"));
+        assert_eq!(ok.header("location"), Some("/"));
         let token = ok.cookie("zk_session").unwrap();
         let me = http(&addr, "GET", "/me", &format!("zk_session={token}"), None).await;
         assert_eq!(me.status, 200);

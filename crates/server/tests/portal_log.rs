@@ -571,7 +571,7 @@ async fn hp4_personal_notes_are_readable_by_the_patient_alone_through_every_url(
     .await;
     assert_eq!(wrong.status, 400);
     assert!(wrong.body.contains("Dat wachtwoord klopt niet"));
-    assert!(!wrong.body.contains("recovery-key"));
+    assert!(!wrong.body.contains("class=\"recovery-key\""));
     let written = post(
         &addr,
         "/patient/notes/write",
@@ -608,7 +608,7 @@ async fn hp4_personal_notes_are_readable_by_the_patient_alone_through_every_url(
     )
     .await;
     assert_eq!(opened.status, 200);
-    assert!(opened.body.contains(NOTE) && !opened.body.contains("recovery-key"));
+    assert!(opened.body.contains(NOTE) && !opened.body.contains("class=\"recovery-key\""));
     let refused = post(
         &addr,
         "/patient/notes",
@@ -752,12 +752,20 @@ async fn wabvpz15e_access_log_shows_who_why_and_highlights_emergency_access_with
         .await;
         assert_eq!(r.status, 200, "{path}: {}", r.body);
     }
+    put(
+        &vault,
+        json!({"resourceType": "Observation", "id": "hba1c-p1", "status": "final",
+               "code": {"coding": [{"system": "http://loinc.org", "code": "4548-4"}]},
+               "subject": {"reference": "Patient/p1"}, "effectiveDateTime": "2026-10-01",
+               "valueQuantity": {"value": 48, "unit": "mmol/mol"}}),
+    )
+    .await;
     // A GP without a relationship: refused, then the emergency procedure with a reason.
     let gp = as_user(&vault, "huisarts2").await;
     assert!(vault.read(&gp, "Patient", "p1").await.is_err());
     vault.break_glass(&gp, "p1", REASON).await.unwrap();
     vault.read(&gp, "Patient", "p1").await.unwrap();
-    vault.read(&gp, "CareTeam", "team-p1").await.unwrap();
+    vault.read(&gp, "Observation", "hba1c-p1").await.unwrap();
 
     let me = session(&addr, "patient1", false).await;
     let page = get(&addr, "/patient/access-log", &me).await;

@@ -806,8 +806,16 @@ async fn co8_staff_entries_are_versions_with_their_author_and_a_role_without_the
         assert_eq!(bad.status, 400);
         assert!(bad.body.contains("135/85"));
         // Something not in the list: its own name and unit, and its own chart page.
-        let other = post(&addr, &format!("{base}/observations/new"), &gp, &format!(
-            "csrf={}&kind=other&name=Buikomvang&unit=cm&value=98&date=2026-11-22", enc(&token))).await;
+        let other = post(
+            &addr,
+            &format!("{base}/observations/new"),
+            &gp,
+            &format!(
+                "csrf={}&kind=other&name=Buikomvang&unit=cm&value=98&date=2026-11-22",
+                enc(&token)
+            ),
+        )
+        .await;
         assert_eq!(other.status, 303, "{}", other.body);
         let page = other.header("location").unwrap().to_owned();
         assert!(page.starts_with(&format!("{base}/results/text-")), "{page}");

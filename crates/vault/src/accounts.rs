@@ -253,6 +253,17 @@ impl Vault {
         self.inner.index_key.blind("web-csrf", "v1")
     }
 
+    /// The display name of an organisation (directory data, public: not audited).
+    pub async fn organisation_name(&self, id: &str) -> Option<String> {
+        match self.inner.accounts.organisation(id).await {
+            Ok(row) => row.map(|r| r.name),
+            Err(e) => {
+                tracing::warn!(error = %e, "reading an organisation's name");
+                None
+            }
+        }
+    }
+
     /// Reloads the organisations the policy knows from the account store.
     pub(crate) async fn reload_organisations(&self) -> Result<(), VaultError> {
         let rows = self.inner.accounts.organisations().await?;
@@ -578,6 +589,23 @@ impl Vault {
             });
         }
         Ok(out)
+    }
+
+    /// Whether `password` is the logged-in person's current password (to unlock data
+    /// sealed under it, such as personal notes). Changes nothing; callers throttle.
+    pub async fn verify_own_password(
+        &self,
+        principal: &Principal,
+        password: &str,
+    ) -> Result<bool, VaultError> {
+        let user_id = &principal.actor().user_id;
+        let Some(user) = self.inner.accounts.user_by_id(user_id).await? else {
+            return Ok(false);
+        };
+        Ok(user
+            .password_hash
+            .as_deref()
+            .is_some_and(|h| verify_password(password, h)))
     }
 
     /// Changes one's own password: the old one must be right, the new one must meet the

@@ -63,9 +63,10 @@ pub fn is_video_consult(resource: &Value) -> bool {
             _ => Vec::new(),
         };
         concepts.iter().any(|c| {
-            c.get("coding")
-                .and_then(Value::as_array)
-                .is_some_and(|cs| cs.iter().any(|c| c.get("code").and_then(Value::as_str) == Some("VR")))
+            c.get("coding").and_then(Value::as_array).is_some_and(|cs| {
+                cs.iter()
+                    .any(|c| c.get("code").and_then(Value::as_str) == Some("VR"))
+            })
         })
     };
     extension || coded(resource.get("appointmentType")) || coded(resource.get("serviceType"))
@@ -188,7 +189,13 @@ impl Vault {
         };
         let category = Category::of("Appointment", &appointment);
         let allowed = self
-            .decide_appointment(principal, Action::Create, &patient, category, object.clone())
+            .decide_appointment(
+                principal,
+                Action::Create,
+                &patient,
+                category,
+                object.clone(),
+            )
             .await?;
         let mut attempt = 0;
         loop {
@@ -207,7 +214,9 @@ impl Vault {
                 parse_instant(slot.resource.get("start")),
                 parse_instant(slot.resource.get("end")),
             ) else {
-                return Err(VaultError::Corrupt(format!("Slot/{slot_id} has no start or end")));
+                return Err(VaultError::Corrupt(format!(
+                    "Slot/{slot_id} has no start or end"
+                )));
             };
             if start <= self.now() {
                 return Err(invalid("Slot.start", "this slot has already begun"));
@@ -221,11 +230,16 @@ impl Vault {
                         return Err(invalid("Slot.schedule", "this agenda is closed"));
                     }
                     if let Some(actors) = s.resource.get("actor").and_then(Value::as_array) {
-                        owners.extend(actors.iter().filter(|a| {
-                            a.get("reference")
-                                .and_then(Value::as_str)
-                                .is_some_and(|r| r.starts_with("Practitioner/"))
-                        }).cloned());
+                        owners.extend(
+                            actors
+                                .iter()
+                                .filter(|a| {
+                                    a.get("reference")
+                                        .and_then(Value::as_str)
+                                        .is_some_and(|r| r.starts_with("Practitioner/"))
+                                })
+                                .cloned(),
+                        );
                     }
                 }
             }
@@ -237,14 +251,20 @@ impl Vault {
                     "minutesDuration".into(),
                     json!((end - start).whole_minutes().max(1)),
                 );
-                obj.insert("slot".into(), json!([{"reference": format!("Slot/{slot_id}")}]));
+                obj.insert(
+                    "slot".into(),
+                    json!([{"reference": format!("Slot/{slot_id}")}]),
+                );
                 let participants = obj
                     .entry("participant")
                     .or_insert_with(|| Value::Array(Vec::new()));
                 if let Some(list) = participants.as_array_mut() {
                     for owner in owners {
                         let r = owner.get("reference").cloned();
-                        if !list.iter().any(|p| p.pointer("/actor/reference") == r.as_ref()) {
+                        if !list
+                            .iter()
+                            .any(|p| p.pointer("/actor/reference") == r.as_ref())
+                        {
                             list.push(json!({
                                 "actor": owner,
                                 "required": "required",
@@ -262,9 +282,8 @@ impl Vault {
             slot_body["status"] = json!("busy");
             let now = rfc3339(self.now());
             let (key_id, key, _) = self.compartment_key(Some(&patient), false).await?;
-            let sealed = self.seal_version(
-                rt, &id, 1, Some(&patient), &key_id, &key, &mut body, &now,
-            );
+            let sealed =
+                self.seal_version(rt, &id, 1, Some(&patient), &key_id, &key, &mut body, &now);
             let (shared_id, shared, _) = self.compartment_key(None, false).await?;
             let slot_sealed = self.seal_version(
                 ResourceType::parse("Slot").map_err(|_| VaultError::NotFound)?,
@@ -333,7 +352,9 @@ impl Vault {
                 }
                 // The slot changed since it was read (booked by someone else, most
                 // likely): read it again; a busy slot is then refused above.
-                Err(JobError::Conflict { expected, found, .. }) if attempt >= MAX_RETRIES => {
+                Err(JobError::Conflict {
+                    expected, found, ..
+                }) if attempt >= MAX_RETRIES => {
                     return Err(VaultError::Conflict {
                         expected,
                         current: found,
@@ -380,7 +401,13 @@ impl Vault {
             };
             // A missing appointment is decided as data of an unknown patient: refused.
             let allowed = self
-                .decide_appointment(principal, Action::Update, &patient, category, object.clone())
+                .decide_appointment(
+                    principal,
+                    Action::Update,
+                    &patient,
+                    category,
+                    object.clone(),
+                )
                 .await?;
             let Some(row) = row else {
                 return Err(VaultError::NotFound);
@@ -391,10 +418,16 @@ impl Vault {
             let mut body = current.resource;
             let status = body.get("status").and_then(Value::as_str).unwrap_or("");
             if !matches!(status, "proposed" | "pending" | "booked" | "waitlist") {
-                return Err(invalid("Appointment.status", "this appointment is not open"));
+                return Err(invalid(
+                    "Appointment.status",
+                    "this appointment is not open",
+                ));
             }
             if parse_instant(body.get("start")).is_some_and(|s| s <= self.now()) {
-                return Err(invalid("Appointment.start", "this appointment has already begun"));
+                return Err(invalid(
+                    "Appointment.start",
+                    "this appointment has already begun",
+                ));
             }
             body["status"] = json!("cancelled");
             body["cancelationReason"] = json!({"text": reason});
@@ -402,8 +435,16 @@ impl Vault {
             let version = current.version + 1;
             let (key_id, key, _) = self.compartment_key(Some(&patient), false).await?;
             let rt = ResourceType::parse("Appointment").map_err(|_| VaultError::NotFound)?;
-            let sealed =
-                self.seal_version(rt, appointment_id, version, Some(&patient), &key_id, &key, &mut body, &now);
+            let sealed = self.seal_version(
+                rt,
+                appointment_id,
+                version,
+                Some(&patient),
+                &key_id,
+                &key,
+                &mut body,
+                &now,
+            );
             let mut ops = vec![WriteOp::PutVersion {
                 row: sealed.row,
                 expected_current: Some(current.version),
@@ -472,7 +513,9 @@ impl Vault {
                         resource: Some(body),
                     })
                 }
-                Err(JobError::Conflict { expected, found, .. }) if attempt >= MAX_RETRIES => {
+                Err(JobError::Conflict {
+                    expected, found, ..
+                }) if attempt >= MAX_RETRIES => {
                     return Err(VaultError::Conflict {
                         expected,
                         current: found,
@@ -507,7 +550,9 @@ impl Vault {
         {
             Decision::Allow(a) => a,
             Decision::Deny(basis) => {
-                return Err(self.deny(principal, &basis, EventCode::Create, object).await)
+                return Err(self
+                    .deny(principal, &basis, EventCode::Create, object)
+                    .await)
             }
         };
         let Some(schedule) = self.open_current("Schedule", schedule_id).await? else {
@@ -526,7 +571,9 @@ impl Vault {
                         rule: "HP-2 clinicians open slots in their own agenda only",
                         ..allowed.basis().clone()
                     };
-                    return Err(self.deny(principal, &basis, EventCode::Create, object).await);
+                    return Err(self
+                        .deny(principal, &basis, EventCode::Create, object)
+                        .await);
                 }
             }
         }
@@ -544,7 +591,10 @@ impl Vault {
             if s.start <= now {
                 return Err(invalid("Slot.start", "a slot starts in the future"));
             }
-            if slots[..k].iter().any(|o| o.start < s.end && s.start < o.end) {
+            if slots[..k]
+                .iter()
+                .any(|o| o.start < s.end && s.start < o.end)
+            {
                 return Err(invalid("Slot", "the new slots overlap each other"));
             }
         }
@@ -584,7 +634,10 @@ impl Vault {
                     continue;
                 }
                 if slots.iter().any(|s| s.start < ee && es < s.end) {
-                    return Err(invalid("Slot", "a new slot overlaps a slot already in the agenda"));
+                    return Err(invalid(
+                        "Slot",
+                        "a new slot overlaps a slot already in the agenda",
+                    ));
                 }
             }
         }
@@ -613,8 +666,9 @@ impl Vault {
                 }]});
             }
             Self::validated(&body)?;
-            let sealed =
-                self.seal_version(slot_type, &id, 1, None, &shared_id, &shared, &mut body, &stamp);
+            let sealed = self.seal_version(
+                slot_type, &id, 1, None, &shared_id, &shared, &mut body, &stamp,
+            );
             ops.push(WriteOp::PutVersion {
                 row: sealed.row,
                 expected_current: None,
@@ -645,7 +699,9 @@ impl Vault {
         }
         match self.inner.writer.submit(audited_job(ops, events)).await? {
             Ok(()) => Ok(out),
-            Err(JobError::Conflict { expected, found, .. }) => Err(VaultError::Conflict {
+            Err(JobError::Conflict {
+                expected, found, ..
+            }) => Err(VaultError::Conflict {
                 expected,
                 current: found,
             }),

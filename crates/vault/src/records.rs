@@ -318,6 +318,18 @@ impl Vault {
             let Some(allowed) = allowed else {
                 return Err(VaultError::Forbidden);
             };
+            // PC-2: a health-log link's state is part of the promise, not just its category.
+            if rt.as_str() == "Consent" {
+                let before = match current_row.as_ref() {
+                    Some(row) => self.open_row(row)?,
+                    None => None,
+                };
+                if let Err(basis) =
+                    zorgkluis_policy::records::check_link_change(principal, before.as_ref(), &resource)
+                {
+                    return Err(self.deny(principal, &basis, code, object).await);
+                }
+            }
             if must_be_new && current.is_some() {
                 return Err(VaultError::Conflict {
                     expected: None,

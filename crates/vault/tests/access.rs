@@ -334,6 +334,33 @@ async fn pc2_health_log_link_requested_accepted_and_revoked_through_consent_vers
             3,
             "every step is a version"
         );
+        // The provider cannot revive the revoked link, nor make one the patient never asked
+        // for, nor can the patient accept their own request; each refusal is audited.
+        for (who, id, status) in [
+            (&gp, "link", "active"),
+            (&gp, "made-up", "active"),
+            (&me, "self-accepted", "active"),
+        ] {
+            assert!(
+                matches!(
+                    vault
+                        .update(
+                            who,
+                            "Consent",
+                            id,
+                            directive(id, "health-log-link", status, Some("gp"), false),
+                            None,
+                        )
+                        .await,
+                    Err(VaultError::Forbidden)
+                ),
+                "{id} must be refused"
+            );
+        }
+        assert!(
+            vault.read(&gp, "Observation", "w1").await.is_err(),
+            "still no access after the refused writes"
+        );
         // The patient cannot rewrite a professional finding, nor turn it into own data.
         let mut relabelled = observation("hba1c", "p1", "30");
         relabelled["meta"] =

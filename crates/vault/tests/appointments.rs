@@ -115,7 +115,10 @@ async fn world(vault: &Vault) -> (Principal, Principal) {
         .load(&loader(), resources, Default::default())
         .await
         .unwrap();
-    (gp(vault, "dr.a", "dr-a").await, gp(vault, "dr.b", "dr-b").await)
+    (
+        gp(vault, "dr.a", "dr-a").await,
+        gp(vault, "dr.b", "dr-b").await,
+    )
 }
 
 fn booking(patient: &str) -> Value {
@@ -167,7 +170,11 @@ async fn hp2_gp13_a_slot_is_booked_once_and_cancelling_frees_it() {
                 vault.book_slot(&p2, &target, booking("p2"))
             );
             let ok = [&a, &b].iter().filter(|r| r.is_ok()).count();
-            assert_eq!(ok, 1, "{}: exactly one booking wins: {a:?} {b:?}", db.backend);
+            assert_eq!(
+                ok, 1,
+                "{}: exactly one booking wins: {a:?} {b:?}",
+                db.backend
+            );
             let loser = if a.is_ok() { &b } else { &a };
             assert!(
                 matches!(loser, Err(VaultError::Conflict { .. })),
@@ -175,11 +182,18 @@ async fn hp2_gp13_a_slot_is_booked_once_and_cancelling_frees_it() {
             );
             assert_eq!(slot_status(&vault, &target).await, "busy");
             // Cancel whichever won, so the next round starts clean.
-            let (winner, who) = if a.is_ok() { (a.unwrap(), &p1) } else { (b.unwrap(), &p2) };
+            let (winner, who) = match (a, b) {
+                (Ok(w), _) => (w, &p1),
+                (_, Ok(w)) => (w, &p2),
+                _ => unreachable!("one booking won"),
+            };
             let appt = winner.resource.unwrap();
             assert_eq!(appt["status"], "booked");
             assert_eq!(appt["slot"][0]["reference"], format!("Slot/{target}"));
-            assert!(appt["start"].as_str().unwrap().starts_with("2026-11-24T09:"));
+            assert!(appt["start"]
+                .as_str()
+                .unwrap()
+                .starts_with("2026-11-24T09:"));
             // The agenda's owner was added as participant.
             assert!(appt["participant"]
                 .as_array()
@@ -196,13 +210,13 @@ async fn hp2_gp13_a_slot_is_booked_once_and_cancelling_frees_it() {
         // Sequentially: booked, then a second booking of the same slot fails cleanly.
         let mine = vault.book_slot(&p1, &slot, booking("p1")).await.unwrap();
         let again = vault.book_slot(&p2, &slot, booking("p2")).await;
-        assert!(matches!(again, Err(VaultError::Conflict { .. })), "{again:?}");
+        assert!(
+            matches!(again, Err(VaultError::Conflict { .. })),
+            "{again:?}"
+        );
         // Nothing of the failed booking was written in p2's record.
-        let q = SearchQuery::parse(
-            "Appointment",
-            &[("patient".to_owned(), "p2".to_owned())],
-        )
-        .unwrap();
+        let q =
+            SearchQuery::parse("Appointment", &[("patient".to_owned(), "p2".to_owned())]).unwrap();
         let p2_appointments = vault.search(&p2, &q).await.unwrap();
         assert!(p2_appointments
             .hits
@@ -248,7 +262,9 @@ async fn hp2_clinicians_open_slots_only_in_their_own_agenda() {
         let (dr_a, dr_b) = world(&vault).await;
         // Dr. B in Dr. A's agenda: refused.
         assert!(matches!(
-            vault.open_slots(&dr_b, "agenda-a", &[tomorrow(10, 0)]).await,
+            vault
+                .open_slots(&dr_b, "agenda-a", &[tomorrow(10, 0)])
+                .await,
             Err(VaultError::Forbidden)
         ));
         // A patient: refused.
@@ -274,7 +290,9 @@ async fn hp2_clinicians_open_slots_only_in_their_own_agenda() {
         let made = vault.open_slots(&dr_a, "agenda-a", &[video]).await.unwrap();
         assert!(is_video_consult(made[0].resource.as_ref().unwrap()));
         assert!(matches!(
-            vault.open_slots(&dr_a, "agenda-a", &[tomorrow(11, 5)]).await,
+            vault
+                .open_slots(&dr_a, "agenda-a", &[tomorrow(11, 5)])
+                .await,
             Err(VaultError::Invalid(_))
         ));
         // Dr. B in his own agenda at the same time: fine.

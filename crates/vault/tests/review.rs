@@ -139,7 +139,11 @@ async fn nen7513_break_the_glass_is_reviewed_by_the_privacy_officer_with_a_remar
             Err(VaultError::NotFound)
         ));
         vault
-            .review_emergency(&po, &item.id, "  Terecht: patiënt op de SEH, gesproken met collega.  ")
+            .review_emergency(
+                &po,
+                &item.id,
+                "  Terecht: patiënt op de SEH, gesproken met collega.  ",
+            )
             .await
             .unwrap();
         // Never overwritten.
@@ -162,13 +166,17 @@ async fn nen7513_break_the_glass_is_reviewed_by_the_privacy_officer_with_a_remar
 
         // The review is in the patient's trail (without the remark), and so are the reads
         // of the queue.
-        let trail = vault.audit_for_patient(&auditor(), "p1", 100).await.unwrap();
+        let trail = vault
+            .audit_for_patient(&auditor(), "p1", 100)
+            .await
+            .unwrap();
         let review_event = trail
             .iter()
             .find(|e| {
                 e.code == EventCode::AuditRead
                     && e.actor.user_id == po_id
-                    && e.reason.as_deref() == Some(&*format!("emergency access {} reviewed", item.id))
+                    && e.reason.as_deref()
+                        == Some(&*format!("emergency access {} reviewed", item.id))
             })
             .expect("the review is audited under the patient");
         assert!(!review_event
@@ -187,8 +195,10 @@ async fn nen7513_break_the_glass_is_reviewed_by_the_privacy_officer_with_a_remar
             )
             .await
             .unwrap();
-        assert!(all.iter().any(|e| e.reason.as_deref().is_some_and(|r| r
-            .starts_with("emergency review queue read: 1 open"))));
+        assert!(all.iter().any(|e| e
+            .reason
+            .as_deref()
+            .is_some_and(|r| r.starts_with("emergency review queue read: 1 open"))));
     }
 }
 
@@ -237,10 +247,15 @@ async fn nen7513_the_privacy_officer_finds_a_patient_by_bsn_and_an_account_by_lo
             vault.audit_user_by_login(&po, "HuisArts").await.unwrap(),
             Some(gp_id)
         );
-        assert_eq!(vault.audit_user_by_login(&po, "niemand").await.unwrap(), None);
+        assert_eq!(
+            vault.audit_user_by_login(&po, "niemand").await.unwrap(),
+            None
+        );
         // Not for staff who may not read the trail.
         assert!(matches!(
-            vault.audit_patients_by_identifier(&gp, bsn_system, BSN).await,
+            vault
+                .audit_patients_by_identifier(&gp, bsn_system, BSN)
+                .await,
             Err(VaultError::Forbidden)
         ));
         assert!(matches!(

@@ -219,7 +219,7 @@ async fn login(
     };
     match state.vault.login(&state.throttle, attempt).await {
         Ok(session) => {
-            let target = if next.is_empty() { "/me" } else { next };
+            let target = if next.is_empty() { "/" } else { next };
             let mut response = Redirect::to(target).into_response();
             let headers = response.headers_mut();
             headers.append(SET_COOKIE, set_cookie(SESSION_COOKIE, &session.token, None));
@@ -335,7 +335,7 @@ async fn accept_confidentiality(
         .accept_confidentiality(&actor.user_id, org, CONFIDENTIALITY_VERSION)
         .await
     {
-        Ok(()) => Redirect::to("/me").into_response(),
+        Ok(()) => Redirect::to("/").into_response(),
         Err(e) => {
             tracing::error!(error = %e, "accepting the confidentiality agreement");
             (

@@ -35,7 +35,10 @@ pub fn router() -> Router<AppState> {
             "/patient/appointments/book",
             get(appointments::book_form).post(appointments::book),
         )
-        .route("/patient/appointments/{id}/cancel", post(appointments::cancel))
+        .route(
+            "/patient/appointments/{id}/cancel",
+            post(appointments::cancel),
+        )
         .route("/patient/appointments/{id}/video", get(appointments::join))
         .route("/patient/messages", get(messages::list))
         .route(

@@ -165,6 +165,8 @@ pub struct Portal {
     /// The represented patient chosen by a representative (from the cookie).
     acting_cookie: Option<String>,
     csrf: String,
+    /// The staff member's organisation, by name.
+    organisation_name: Option<String>,
     /// Display names of people, for the header and the acting-for banner.
     patient_names: Vec<(String, String)>,
 }
@@ -210,7 +212,12 @@ where
         };
         let csrf = app.csrf_for(&session.session_id);
         let acting_cookie = cookie(&parts.headers, ACTING_COOKIE).map(str::to_owned);
+        let organisation_name = match &session.principal {
+            Principal::Staff(s) => app.vault.organisation_name(&s.organisation.id).await,
+            _ => None,
+        };
         Ok(Self {
+            organisation_name,
             session,
             lang,
             path,
@@ -288,7 +295,9 @@ impl Portal {
         let (role, organisation) = match principal {
             Principal::Staff(s) => (
                 self.lang.text(&format!("common.role-{}", s.role.code())).to_owned(),
-                s.organisation.id.clone(),
+                self.organisation_name
+                    .clone()
+                    .unwrap_or_else(|| s.organisation.id.clone()),
             ),
             Principal::Patient { .. } => (String::new(), String::new()),
             Principal::Representative { .. } => (

@@ -65,7 +65,8 @@ fn last_sunday(year: i32, month: Month) -> Option<Date> {
 /// The Dutch offset from UTC at an instant.
 fn amsterdam_offset(utc: OffsetDateTime) -> UtcOffset {
     let year = utc.year();
-    let switch = |month| last_sunday(year, month).map(|d| d.midnight().assume_utc() + Duration::hours(1));
+    let switch =
+        |month| last_sunday(year, month).map(|d| d.midnight().assume_utc() + Duration::hours(1));
     let summer = match (switch(Month::March), switch(Month::October)) {
         (Some(start), Some(end)) => utc >= start && utc < end,
         _ => false,
@@ -76,8 +77,7 @@ fn amsterdam_offset(utc: OffsetDateTime) -> UtcOffset {
 
 /// A stored RFC 3339 time as Dutch local time, `dd-mm-yyyy hh:mm` (with seconds if asked).
 pub(crate) fn local_time(rfc: &str, seconds: bool) -> String {
-    let Ok(utc) = OffsetDateTime::parse(rfc, &time::format_description::well_known::Rfc3339)
-    else {
+    let Ok(utc) = OffsetDateTime::parse(rfc, &time::format_description::well_known::Rfc3339) else {
         return rfc.to_owned();
     };
     let t = utc.to_offset(amsterdam_offset(utc));
@@ -200,32 +200,32 @@ fn purpose_text(lang: Lang, purpose: &str) -> String {
     format!("{} ({purpose})", lang.text(key))
 }
 
-fn what_text(lang: Lang, e: &AuditEvent) -> String {
+fn what_text(e: &AuditEvent) -> String {
     let o = &e.object;
     let mut parts = Vec::new();
-    match (&o.resource_type, &o.resource_id) {
-        (Some(t), Some(id)) => {
-            let mut s = format!("{t}/{id}");
-            if let Some(v) = o.version {
-                s.push_str(&format!(" (v{v})"));
-            }
-            parts.push(s);
-        }
-        (Some(t), None) => parts.push(t.clone()),
-        _ => {}
-    }
     if !o.entities.is_empty() {
-        let shown: Vec<&str> = o.entities.iter().take(3).map(String::as_str).collect();
-        let mut s = shown.join(", ");
-        if o.entities.len() > shown.len() {
-            s.push_str(&format!(
-                " {} {} {}",
-                lang.text("privacy.and"),
-                o.entities.len() - shown.len(),
-                lang.text("privacy.more")
-            ));
+        // Several resources read in one interaction: counted per type.
+        let mut per_type: Vec<(&str, usize)> = Vec::new();
+        for entity in &o.entities {
+            let t = entity.split('/').next().unwrap_or(entity);
+            match per_type.iter_mut().find(|(k, _)| *k == t) {
+                Some((_, n)) => *n += 1,
+                None => per_type.push((t, 1)),
+            }
         }
-        parts.push(s);
+        parts.extend(per_type.iter().map(|(t, n)| format!("{n} × {t}")));
+    } else {
+        match (&o.resource_type, &o.resource_id) {
+            (Some(t), Some(id)) => {
+                let mut s = format!("{t}/{id}");
+                if let Some(v) = o.version {
+                    s.push_str(&format!(" (v{v})"));
+                }
+                parts.push(s);
+            }
+            (Some(t), None) if o.query.is_none() => parts.push(t.clone()),
+            _ => {}
+        }
     }
     if let Some(q) = &o.query {
         parts.push(q.clone());
@@ -252,7 +252,7 @@ fn audit_row(lang: Lang, e: &AuditEvent) -> AuditRow {
             .map(|b| person_name(b.display.as_deref(), &b.user_id))
             .unwrap_or_default(),
         action: code_text(lang, e.code).to_owned(),
-        what: what_text(lang, e),
+        what: what_text(e),
         reason: e.reason.clone().unwrap_or_default(),
         patient_href: if patient.is_empty() {
             String::new()
@@ -266,6 +266,29 @@ fn audit_row(lang: Lang, e: &AuditEvent) -> AuditRow {
         emergency: e.controls.emergency
             || e.code == EventCode::EmergencyAccess
             || e.event_type == "emergency",
+    }
+}
+
+/// Replaces organisation ids by their names from the directory (public data).
+async fn name_organisations(state: &AppState, orgs: Vec<&mut String>) {
+    let mut known: Vec<(String, String)> = Vec::new();
+    for org in orgs {
+        if org.is_empty() {
+            continue;
+        }
+        let name = match known.iter().find(|(id, _)| id == org) {
+            Some((_, name)) => name.clone(),
+            None => {
+                let name = state
+                    .vault
+                    .organisation_name(org)
+                    .await
+                    .unwrap_or_else(|| org.clone());
+                known.push((org.clone(), name.clone()));
+                name
+            }
+        };
+        *org = name;
     }
 }
 
@@ -379,9 +402,9 @@ fn bad_filter(mut page: AuditPage, error: &str) -> Response {
 /// An account id as the audit trail records it (not a login name).
 fn is_account_id(s: &str) -> bool {
     let uuid = s.len() == 36
-        && s.bytes()
-            .enumerate()
-            .all(|(i, b)| matches!(i, 8 | 13 | 18 | 23) == (b == b'-') && (b == b'-' || b.is_ascii_hexdigit()));
+        && s.bytes().enumerate().all(|(i, b)| {
+            matches!(i, 8 | 13 | 18 | 23) == (b == b'-') && (b == b'-' || b.is_ascii_hexdigit())
+        });
     uuid || s.starts_with("client:") || s.starts_with("system:")
 }
 
@@ -470,6 +493,11 @@ async fn audit(
             .take(PAGE_SIZE)
             .map(|e| audit_row(lang, e))
             .collect();
+        name_organisations(
+            &state,
+            page.rows.iter_mut().map(|r| &mut r.organisation).collect(),
+        )
+        .await;
         page.first = skip + 1;
         page.last = skip + page.rows.len();
         if number > 1 {
@@ -624,11 +652,17 @@ fn review_card(lang: Lang, now: &str, r: &EmergencyReview) -> ReviewCard {
         action: format!("/privacy-officer/review/{}", urlencode(&r.id)),
         field: format!("remark-{}", r.id),
         id: r.id.clone(),
-        who_href: format!("/privacy-officer/audit?user={}", urlencode(&r.actor.user_id)),
+        who_href: format!(
+            "/privacy-officer/audit?user={}",
+            urlencode(&r.actor.user_id)
+        ),
         who,
         role,
         organisation,
-        patient_href: format!("/privacy-officer/audit?patient={}", urlencode(&r.patient_id)),
+        patient_href: format!(
+            "/privacy-officer/audit?patient={}",
+            urlencode(&r.patient_id)
+        ),
         patient: r.patient_id.clone(),
         reason: r.reason.clone(),
         started: local_time(&r.started_at, false),
@@ -680,17 +714,27 @@ async fn review_page(
     let now = rfc3339(state.vault.now());
     let lang = c.lang;
     c.title = lang.text("privacy.review-title").to_owned();
+    let mut open: Vec<ReviewCard> = reviews
+        .open
+        .iter()
+        .map(|r| review_card(lang, &now, r))
+        .collect();
+    let mut reviewed: Vec<ReviewCard> = reviews
+        .reviewed
+        .iter()
+        .map(|r| review_card(lang, &now, r))
+        .collect();
+    name_organisations(
+        state,
+        open.iter_mut()
+            .chain(reviewed.iter_mut())
+            .map(|r| &mut r.organisation)
+            .collect(),
+    )
+    .await;
     Ok(ReviewPage {
-        open: reviews
-            .open
-            .iter()
-            .map(|r| review_card(lang, &now, r))
-            .collect(),
-        reviewed: reviews
-            .reviewed
-            .iter()
-            .map(|r| review_card(lang, &now, r))
-            .collect(),
+        open,
+        reviewed,
         c,
         failed: String::new(),
         typed: String::new(),
@@ -768,16 +812,40 @@ mod tests {
 
     #[test]
     fn dutch_local_time_follows_summer_time() {
-        assert_eq!(local_time("2026-11-23T09:00:00.000Z", false), "23-11-2026 10:00");
-        assert_eq!(local_time("2026-07-01T09:00:05.000Z", true), "01-07-2026 11:00:05");
+        assert_eq!(
+            local_time("2026-11-23T09:00:00.000Z", false),
+            "23-11-2026 10:00"
+        );
+        assert_eq!(
+            local_time("2026-07-01T09:00:05.000Z", true),
+            "01-07-2026 11:00:05"
+        );
         // 2026: summer time from 29 March 01:00 UTC to 25 October 01:00 UTC.
-        assert_eq!(local_time("2026-03-29T00:59:00Z", false), "29-03-2026 01:59");
-        assert_eq!(local_time("2026-03-29T01:00:00Z", false), "29-03-2026 03:00");
-        assert_eq!(local_time("2026-10-25T00:59:00Z", false), "25-10-2026 02:59");
-        assert_eq!(local_time("2026-10-25T01:00:00Z", false), "25-10-2026 02:00");
+        assert_eq!(
+            local_time("2026-03-29T00:59:00Z", false),
+            "29-03-2026 01:59"
+        );
+        assert_eq!(
+            local_time("2026-03-29T01:00:00Z", false),
+            "29-03-2026 03:00"
+        );
+        assert_eq!(
+            local_time("2026-10-25T00:59:00Z", false),
+            "25-10-2026 02:59"
+        );
+        assert_eq!(
+            local_time("2026-10-25T01:00:00Z", false),
+            "25-10-2026 02:00"
+        );
         assert_eq!(local_time("not a time", false), "not a time");
-        assert_eq!(day_start_utc(date!(2026 - 11 - 23)), datetime!(2026-11-22 23:00 UTC));
-        assert_eq!(day_start_utc(date!(2026 - 07 - 01)), datetime!(2026-06-30 22:00 UTC));
+        assert_eq!(
+            day_start_utc(date!(2026 - 11 - 23)),
+            datetime!(2026-11-22 23:00 UTC)
+        );
+        assert_eq!(
+            day_start_utc(date!(2026 - 07 - 01)),
+            datetime!(2026-06-30 22:00 UTC)
+        );
     }
 
     #[test]

@@ -24,8 +24,7 @@ use zorgkluis_vault::{SearchQuery, EMERGENCY_MINUTES};
 
 use super::fhirtext::{date_text, human_name, parse_date, reference_id, str_at};
 use super::{
-    message_page, page_or_error, render, see_other, today, urlencode, Chrome, Portal,
-    PortalError,
+    message_page, page_or_error, render, see_other, today, urlencode, Chrome, Portal, PortalError,
 };
 use crate::AppState;
 
@@ -81,6 +80,23 @@ fn gender_text(c: &Chrome, v: &Value) -> String {
     }
 }
 
+/// Dutch surname prefixes (tussenvoegsels), left out when sorting: "van Beek" sorts
+/// under B.
+const SURNAME_PREFIXES: &[&str] = &[
+    "van", "de", "der", "den", "het", "'t", "ten", "ter", "te", "in", "op", "d'", "du", "la", "le",
+    "von", "zu", "vd",
+];
+
+/// A surname as it sorts: lower-case, without leading prefixes.
+fn sort_surname(family: &str) -> String {
+    let lower = family.to_lowercase();
+    let mut words: Vec<&str> = lower.split_whitespace().collect();
+    while words.len() > 1 && SURNAME_PREFIXES.contains(&words[0]) {
+        words.remove(0);
+    }
+    words.join(" ")
+}
+
 fn patient_row(c: &Chrome, id: &str, patient: &Value, today: time::Date) -> PatientRow {
     let name = human_name(patient.get("name"));
     let family = patient
@@ -100,7 +116,7 @@ fn patient_row(c: &Chrome, id: &str, patient: &Value, today: time::Date) -> Pati
         } else {
             name.clone()
         },
-        sort_key: format!("{} {}", family.to_lowercase(), name.to_lowercase()),
+        sort_key: format!("{} {}", sort_surname(family), name.to_lowercase()),
         birth_date: date_text(birth),
         age,
         gender: gender_text(c, patient),
@@ -347,6 +363,8 @@ async fn search(
             let Some(born) = parse_day(&page.birthdate) else {
                 return Ok(bad_search(page, lang.text("staff.err-birthdate")));
             };
+            // Shown back as the date field expects it.
+            page.birthdate = born.to_string();
             if words.len() > 6 || words.iter().any(|w| w.contains(['\\', ',', '|', '$'])) {
                 return Ok(bad_search(page, lang.text("staff.err-name")));
             }
@@ -395,6 +413,8 @@ struct BreakGlassPage {
     action: String,
     reason: String,
     confirmed: bool,
+    /// The reason given was too short.
+    invalid_reason: bool,
     hours: i64,
     min_reason: usize,
 }
@@ -409,13 +429,19 @@ struct BreakGlassForm {
     confirm: Option<String>,
 }
 
-fn break_glass_page(c: Chrome, patient_id: &str, reason: String, confirmed: bool) -> BreakGlassPage {
+fn break_glass_page(
+    c: Chrome,
+    patient_id: &str,
+    reason: String,
+    confirmed: bool,
+) -> BreakGlassPage {
     BreakGlassPage {
         c,
         patient_id: patient_id.to_owned(),
         action: format!("/staff/patients/{}/break-glass", urlencode(patient_id)),
         reason,
         confirmed,
+        invalid_reason: false,
         hours: EMERGENCY_MINUTES / 60,
         min_reason: MIN_EMERGENCY_REASON,
     }
@@ -472,7 +498,9 @@ async fn break_glass(
             if let Some(key) = problem {
                 let mut c = portal.chrome("staff.break-glass-title");
                 c.error = Some(c.t(key).to_owned());
-                let mut r = render(&break_glass_page(c, &id, reason, confirmed));
+                let mut page = break_glass_page(c, &id, reason, confirmed);
+                page.invalid_reason = key == "staff.err-reason";
+                let mut r = render(&page);
                 *r.status_mut() = StatusCode::BAD_REQUEST;
                 return Ok(r);
             }
@@ -496,12 +524,33 @@ mod tests {
     #[test]
     fn birthdates_are_read_in_both_orders() {
         let d = time::macros::date!(1961 - 04 - 12);
-        for s in ["1961-04-12", "12-04-1961", "12-4-1961", "12/04/1961", " 12.04.1961 "] {
+        for s in [
+            "1961-04-12",
+            "12-04-1961",
+            "12-4-1961",
+            "12/04/1961",
+            " 12.04.1961 ",
+        ] {
             assert_eq!(parse_day(s), Some(d), "{s}");
         }
-        for s in ["", "1961", "31-02-1961", "12-13-1961", "aa-bb-cccc", "1-1-61"] {
+        for s in [
+            "",
+            "1961",
+            "31-02-1961",
+            "12-13-1961",
+            "aa-bb-cccc",
+            "1-1-61",
+        ] {
             assert_eq!(parse_day(s), None, "{s}");
         }
+    }
+
+    #[test]
+    fn surnames_sort_without_their_prefixes() {
+        assert_eq!(sort_surname("van Beek"), "beek");
+        assert_eq!(sort_surname("van der Heijden-de Vries"), "heijden-de vries");
+        assert_eq!(sort_surname("De"), "de");
+        assert_eq!(sort_surname("Smit"), "smit");
     }
 
     #[test]

@@ -256,3 +256,14 @@ pub async fn session(addr: &str, login: &str, with_code: bool) -> String {
     assert_eq!(r.status, 303, "login of {login}: {}", r.body);
     format!("zk_session={}", r.cookie("zk_session").unwrap())
 }
+
+/// A vault on `db` whose clock the test can move (care tests: the video-consult window).
+pub async fn open_vault_and_clock(db: &TestDb) -> (Vault, Arc<FixedClock>) {
+    let mut c = VaultConfig::for_data_dir(&db.data_dir());
+    c.database_url = db.url.clone();
+    let clock = Arc::new(FixedClock::new(
+        time::OffsetDateTime::from_unix_timestamp(NOW).unwrap(),
+    ));
+    c.clock = clock.clone();
+    (Vault::open(c).await.unwrap(), clock)
+}

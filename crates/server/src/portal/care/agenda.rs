@@ -83,29 +83,40 @@ const DURATIONS: [i64; 7] = [5, 10, 15, 20, 30, 45, 60];
 const MAX_COUNT: i64 = 32;
 
 /// The user's agendas: (id, label).
-async fn my_schedules(state: &AppState, portal: &Portal) -> Result<Vec<(String, String)>, PortalError> {
+async fn my_schedules(
+    state: &AppState,
+    portal: &Portal,
+) -> Result<Vec<(String, String)>, PortalError> {
     let s = portal.staff()?;
     let Some(me) = &s.practitioner_id else {
         return Ok(Vec::new());
     };
     let actor = format!("Practitioner/{me}");
-    Ok(search_all(state, portal.principal(), "Schedule", &[("actor", &actor)])
-        .await?
-        .into_iter()
-        .filter(|s| s.resource.as_ref().and_then(|r| r.get("active")).and_then(Value::as_bool) != Some(false))
-        .map(|s| {
-            let label = s
-                .resource
-                .as_ref()
-                .and_then(|r| r.get("serviceType"))
-                .and_then(Value::as_array)
-                .and_then(|a| a.first())
-                .map(|c| crate::portal::fhirtext::concept(Some(c)))
-                .filter(|t| !t.is_empty())
-                .unwrap_or_else(|| s.id.clone());
-            (s.id, label)
-        })
-        .collect())
+    Ok(
+        search_all(state, portal.principal(), "Schedule", &[("actor", &actor)])
+            .await?
+            .into_iter()
+            .filter(|s| {
+                s.resource
+                    .as_ref()
+                    .and_then(|r| r.get("active"))
+                    .and_then(Value::as_bool)
+                    != Some(false)
+            })
+            .map(|s| {
+                let label = s
+                    .resource
+                    .as_ref()
+                    .and_then(|r| r.get("serviceType"))
+                    .and_then(Value::as_array)
+                    .and_then(|a| a.first())
+                    .map(|c| crate::portal::fhirtext::concept(Some(c)))
+                    .filter(|t| !t.is_empty())
+                    .unwrap_or_else(|| s.id.clone());
+                (s.id, label)
+            })
+            .collect(),
+    )
 }
 
 async fn agenda_page(
@@ -128,7 +139,14 @@ async fn agenda_page(
         let actor = format!("Practitioner/{me}");
         let from = format!("ge{}", date_iso(day - Duration::days(1)));
         let to = format!("le{}", date_iso(day + Duration::days(1)));
-        for h in search_all(state, portal.principal(), "Appointment", &[("actor", &actor), ("date", &from), ("date", &to)]).await? {
+        for h in search_all(
+            state,
+            portal.principal(),
+            "Appointment",
+            &[("actor", &actor), ("date", &from), ("date", &to)],
+        )
+        .await?
+        {
             if let Some(r) = h.resource {
                 appointments.push((h.id, r));
             }
@@ -139,9 +157,20 @@ async fn agenda_page(
     let (mut open_count, mut booked_count) = (0, 0);
     for (sid, _) in &schedules {
         let reference = format!("Schedule/{sid}");
-        for slot in search_all(state, portal.principal(), "Slot", &[("schedule", &reference)]).await? {
-            let Some(r) = slot.resource.as_ref() else { continue };
-            let Some(start) = parse_instant(r.get("start").and_then(Value::as_str)) else { continue };
+        for slot in search_all(
+            state,
+            portal.principal(),
+            "Slot",
+            &[("schedule", &reference)],
+        )
+        .await?
+        {
+            let Some(r) = slot.resource.as_ref() else {
+                continue;
+            };
+            let Some(start) = parse_instant(r.get("start").and_then(Value::as_str)) else {
+                continue;
+            };
             if !on_day(start) {
                 continue;
             }
@@ -153,9 +182,11 @@ async fn agenda_page(
             let slot_ref = format!("Slot/{}", slot.id);
             let appt = appointments.iter().find(|(_, a)| {
                 a.get("status").and_then(Value::as_str) != Some("cancelled")
-                    && a.get("slot")
-                        .and_then(Value::as_array)
-                        .is_some_and(|l| l.iter().any(|s| s.get("reference").and_then(Value::as_str) == Some(slot_ref.as_str())))
+                    && a.get("slot").and_then(Value::as_array).is_some_and(|l| {
+                        l.iter().any(|s| {
+                            s.get("reference").and_then(Value::as_str) == Some(slot_ref.as_str())
+                        })
+                    })
             });
             let row = match (status, appt) {
                 ("free", _) => {
@@ -164,7 +195,7 @@ async fn agenda_page(
                         time: time_nl(local(start)),
                         end_time: time_nl(local(end)),
                         kind: lang.text("care.agenda-open"),
-                        status: "active".into(),
+                        status: "free".into(),
                         patient: String::new(),
                         patient_id: String::new(),
                         what: String::new(),
@@ -200,7 +231,9 @@ async fn agenda_page(
         if used.contains(aid) {
             continue;
         }
-        let Some(start) = parse_instant(a.get("start").and_then(Value::as_str)) else { continue };
+        let Some(start) = parse_instant(a.get("start").and_then(Value::as_str)) else {
+            continue;
+        };
         if !on_day(start) {
             continue;
         }
@@ -282,7 +315,12 @@ async fn appointment_row(
         time: time_nl(local(start)),
         end_time: time_nl(local(end)),
         kind: status_text(lang, status),
-        status: if status == "cancelled" { "cancelled" } else { "booked" }.into(),
+        status: if status == "cancelled" {
+            "cancelled"
+        } else {
+            "booked"
+        }
+        .into(),
         patient,
         patient_id,
         what: what_of(a),
@@ -293,7 +331,11 @@ async fn appointment_row(
 }
 
 /// `GET /staff/agenda`.
-pub async fn show(State(state): State<AppState>, portal: Portal, Query(q): Query<DayQuery>) -> Response {
+pub async fn show(
+    State(state): State<AppState>,
+    portal: Portal,
+    Query(q): Query<DayQuery>,
+) -> Response {
     let result = async {
         portal.staff()?;
         let day = parse_iso_date(&q.day).unwrap_or_else(|| now_local(&state).date());
@@ -305,7 +347,11 @@ pub async fn show(State(state): State<AppState>, portal: Portal, Query(q): Query
 }
 
 /// `POST /staff/agenda/slots`.
-pub async fn open_slots(State(state): State<AppState>, portal: Portal, Form(form): Form<SlotForm>) -> Response {
+pub async fn open_slots(
+    State(state): State<AppState>,
+    portal: Portal,
+    Form(form): Form<SlotForm>,
+) -> Response {
     let result = async {
         portal.check_csrf(&state, &form.csrf)?;
         portal.staff()?;
@@ -316,11 +362,24 @@ pub async fn open_slots(State(state): State<AppState>, portal: Portal, Form(form
         let schedule = if form.schedule.is_empty() {
             schedules.first().map(|(id, _)| id.clone())
         } else {
-            schedules.iter().find(|(id, _)| *id == form.schedule).map(|(id, _)| id.clone())
+            schedules
+                .iter()
+                .find(|(id, _)| *id == form.schedule)
+                .map(|(id, _)| id.clone())
         };
         let start = parse_hhmm(&form.start);
-        let duration: Option<i64> = form.duration.trim().parse().ok().filter(|d| DURATIONS.contains(d));
-        let count: Option<i64> = form.count.trim().parse().ok().filter(|c| (1..=MAX_COUNT).contains(c));
+        let duration: Option<i64> = form
+            .duration
+            .trim()
+            .parse()
+            .ok()
+            .filter(|d| DURATIONS.contains(d));
+        let count: Option<i64> = form
+            .count
+            .trim()
+            .parse()
+            .ok()
+            .filter(|c| (1..=MAX_COUNT).contains(c));
         let error = match (&schedule, day, start, duration, count) {
             (None, ..) => fail("care.no-own-agenda"),
             (_, None, ..) | (_, _, None, ..) => fail("care.slot-bad-time"),
@@ -342,8 +401,12 @@ pub async fn open_slots(State(state): State<AppState>, portal: Portal, Form(form
         if error.is_some() {
             return agenda_page(&state, &portal, show_day, form.clone(), None, error).await;
         }
-        let (Some(schedule), Some(d), Some(s), Some(dur), Some(n)) = (schedule, day, start, duration, count) else {
-            return Err(PortalError::BadRequest(lang.text("care.slot-bad-time").into()));
+        let (Some(schedule), Some(d), Some(s), Some(dur), Some(n)) =
+            (schedule, day, start, duration, count)
+        else {
+            return Err(PortalError::BadRequest(
+                lang.text("care.slot-bad-time").into(),
+            ));
         };
         let first = local_at(d, s);
         let video = form.video.is_some();
@@ -357,8 +420,15 @@ pub async fn open_slots(State(state): State<AppState>, portal: Portal, Form(form
                 }
             })
             .collect();
-        match state.vault.open_slots(portal.principal(), &schedule, &slots).await {
-            Ok(_) => Ok(see_other(&format!("/staff/agenda?day={}&done=opened", date_iso(d)))),
+        match state
+            .vault
+            .open_slots(portal.principal(), &schedule, &slots)
+            .await
+        {
+            Ok(_) => Ok(see_other(&format!(
+                "/staff/agenda?day={}&done=opened",
+                date_iso(d)
+            ))),
             Err(VaultError::Invalid(_)) => {
                 let e = fail("care.slot-overlap");
                 agenda_page(&state, &portal, d, form.clone(), None, e).await
@@ -371,7 +441,11 @@ pub async fn open_slots(State(state): State<AppState>, portal: Portal, Form(form
 }
 
 /// `GET /staff/agenda/appointments/{id}/video`: the practitioner joins the room.
-pub async fn join(State(state): State<AppState>, portal: Portal, Path(id): Path<String>) -> Response {
+pub async fn join(
+    State(state): State<AppState>,
+    portal: Portal,
+    Path(id): Path<String>,
+) -> Response {
     let result = async {
         let staff = portal.staff()?;
         if !valid_id(&id) {
@@ -394,7 +468,11 @@ pub async fn join(State(state): State<AppState>, portal: Portal, Path(id): Path<
         if !takes_part {
             return Err(PortalError::Forbidden);
         }
-        let name = staff.actor.display.clone().unwrap_or_else(|| staff.actor.user_id.clone());
+        let name = staff
+            .actor
+            .display
+            .clone()
+            .unwrap_or_else(|| staff.actor.user_id.clone());
         join_redirect(&state, portal.lang, &id, &a, &name, true)
     }
     .await;

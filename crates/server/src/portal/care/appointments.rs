@@ -41,7 +41,6 @@ struct ListPage {
     c: Chrome,
     upcoming: Vec<ApptRow>,
     past: Vec<ApptRow>,
-    video_minutes: i64,
 }
 
 /// The translation key of an appointment status.
@@ -86,7 +85,10 @@ pub fn what_of(a: &Value) -> String {
         .map(|s| concept(Some(s)))
         .unwrap_or_default();
     let description = a.get("description").and_then(Value::as_str).unwrap_or("");
-    match (service.is_empty(), description.is_empty() || description == service) {
+    match (
+        service.is_empty(),
+        description.is_empty() || description == service,
+    ) {
         (true, _) => description.to_owned(),
         (false, true) => service,
         (false, false) => format!("{service}: {description}"),
@@ -95,13 +97,21 @@ pub fn what_of(a: &Value) -> String {
 
 /// Whether the appointment is still open (may be cancelled, may be joined).
 fn is_open(status: &str) -> bool {
-    matches!(status, "booked" | "pending" | "proposed" | "waitlist" | "arrived" | "checked-in")
+    matches!(
+        status,
+        "booked" | "pending" | "proposed" | "waitlist" | "arrived" | "checked-in"
+    )
 }
 
 fn row(lang: Lang, now: OffsetDateTime, id: &str, a: &Value) -> Option<(OffsetDateTime, ApptRow)> {
     let start = parse_instant(a.get("start").and_then(Value::as_str))?;
-    let end = parse_instant(a.get("end").and_then(Value::as_str)).unwrap_or(start + Duration::minutes(10));
-    let status = a.get("status").and_then(Value::as_str).unwrap_or("").to_owned();
+    let end = parse_instant(a.get("end").and_then(Value::as_str))
+        .unwrap_or(start + Duration::minutes(10));
+    let status = a
+        .get("status")
+        .and_then(Value::as_str)
+        .unwrap_or("")
+        .to_owned();
     let video = is_video_consult(a);
     let local_start = local(start);
     Some((
@@ -115,8 +125,10 @@ fn row(lang: Lang, now: OffsetDateTime, id: &str, a: &Value) -> Option<(OffsetDa
             what: what_of(a),
             status_text: status_text(lang, &status),
             join: video && is_open(&status) && video::in_window(now, start, end),
-            can_cancel: matches!(status.as_str(), "booked" | "pending" | "proposed" | "waitlist")
-                && start > now,
+            can_cancel: matches!(
+                status.as_str(),
+                "booked" | "pending" | "proposed" | "waitlist"
+            ) && start > now,
             status: status_class(&status),
             video,
         },
@@ -130,10 +142,20 @@ pub struct Done {
 }
 
 /// `GET /patient/appointments`.
-pub async fn list(State(state): State<AppState>, mut portal: Portal, Query(q): Query<Done>) -> Response {
+pub async fn list(
+    State(state): State<AppState>,
+    mut portal: Portal,
+    Query(q): Query<Done>,
+) -> Response {
     let result = async {
         let patient = patient_ctx(&state, &mut portal).await?;
-        let hits = search_all(&state, portal.principal(), "Appointment", &[("patient", &patient.id)]).await?;
+        let hits = search_all(
+            &state,
+            portal.principal(),
+            "Appointment",
+            &[("patient", &patient.id)],
+        )
+        .await?;
         let now = state.vault.now();
         let lang = portal.lang;
         let mut rows: Vec<(OffsetDateTime, ApptRow, bool)> = hits
@@ -163,12 +185,7 @@ pub async fn list(State(state): State<AppState>, mut portal: Portal, Query(q): Q
             "cancelled" => Some(c.t("care.flash-cancelled").to_owned()),
             _ => None,
         };
-        Ok(render(&ListPage {
-            c,
-            upcoming,
-            past,
-            video_minutes: video::OPEN_MINUTES_BEFORE,
-        }))
+        Ok(render(&ListPage { c, upcoming, past }))
     }
     .await;
     page_or_error(&portal, result)
@@ -224,12 +241,13 @@ const WEEKS: i64 = BOOKING_DAYS / 7;
 /// The providers of the patient's care team that have an agenda, and their agendas.
 async fn bookable(
     state: &AppState,
+    lang: Lang,
     principal: &Principal,
     patient_id: &str,
 ) -> Result<Vec<(Provider, Vec<String>)>, PortalError> {
     let teams = care_teams(state, principal, patient_id).await?;
     let today = now_local(state).date();
-    let mut providers = providers_of(&teams, today);
+    let mut providers = providers_of(lang, &teams, today);
     name_providers(state, principal, &mut providers).await;
     let mut out = Vec::new();
     for p in providers {
@@ -264,9 +282,17 @@ async fn free_slots(
     let mut out = Vec::new();
     for sid in schedules {
         let reference = format!("Schedule/{sid}");
-        let slots = search_all(state, principal, "Slot", &[("schedule", &reference), ("status", "free")]).await?;
+        let slots = search_all(
+            state,
+            principal,
+            "Slot",
+            &[("schedule", &reference), ("status", "free")],
+        )
+        .await?;
         for s in slots {
-            let Some(r) = s.resource.as_ref() else { continue };
+            let Some(r) = s.resource.as_ref() else {
+                continue;
+            };
             let Some(start) = parse_instant(r.get("start").and_then(Value::as_str)) else {
                 continue;
             };
@@ -289,7 +315,7 @@ async fn book_page(
     error: Option<String>,
 ) -> Result<Response, PortalError> {
     let patient = patient_ctx(state, portal).await?;
-    let options = bookable(state, portal.principal(), &patient.id).await?;
+    let options = bookable(state, portal.lang, portal.principal(), &patient.id).await?;
     let lang = portal.lang;
     let week = week.clamp(0, WEEKS - 1);
     let chosen = options
@@ -304,7 +330,12 @@ async fn book_page(
     };
     let providers = options
         .iter()
-        .map(|(p, _)| choice(p, chosen.is_some_and(|(c, _)| c.practitioner_id == p.practitioner_id)))
+        .map(|(p, _)| {
+            choice(
+                p,
+                chosen.is_some_and(|(c, _)| c.practitioner_id == p.practitioner_id),
+            )
+        })
         .collect();
     let today = now_local(state).date();
     let from = today + Duration::days(week * 7);
@@ -345,11 +376,7 @@ async fn book_page(
         has_schedule: !options.is_empty(),
         week,
         weeks: WEEKS,
-        week_label: format!(
-            "{} – {}",
-            date_nl(from),
-            date_nl(to - Duration::days(1))
-        ),
+        week_label: format!("{} – {}", date_nl(from), date_nl(to - Duration::days(1))),
         reason,
     });
     if error.is_some() {
@@ -359,8 +386,20 @@ async fn book_page(
 }
 
 /// `GET /patient/appointments/book`.
-pub async fn book_form(State(state): State<AppState>, mut portal: Portal, Query(q): Query<BookQuery>) -> Response {
-    let result = book_page(&state, &mut portal, &q.provider, q.week.unwrap_or(0), String::new(), None).await;
+pub async fn book_form(
+    State(state): State<AppState>,
+    mut portal: Portal,
+    Query(q): Query<BookQuery>,
+) -> Response {
+    let result = book_page(
+        &state,
+        &mut portal,
+        &q.provider,
+        q.week.unwrap_or(0),
+        String::new(),
+        None,
+    )
+    .await;
     page_or_error(&portal, result)
 }
 
@@ -382,7 +421,11 @@ pub struct BookForm {
 const MAX_REASON: usize = 500;
 
 /// `POST /patient/appointments/book`.
-pub async fn book(State(state): State<AppState>, mut portal: Portal, Form(form): Form<BookForm>) -> Response {
+pub async fn book(
+    State(state): State<AppState>,
+    mut portal: Portal,
+    Form(form): Form<BookForm>,
+) -> Response {
     let result = async {
         portal.check_csrf(&state, &form.csrf)?;
         let lang = portal.lang;
@@ -396,7 +439,7 @@ pub async fn book(State(state): State<AppState>, mut portal: Portal, Form(form):
             return Err(PortalError::BadRequest(lang.text("care.reason-too-long").into()));
         }
         let patient = patient_ctx(&state, &mut portal).await?;
-        let options = bookable(&state, portal.principal(), &patient.id).await?;
+        let options = bookable(&state, portal.lang, portal.principal(), &patient.id).await?;
         let slot = state
             .vault
             .read(portal.principal(), "Slot", &form.slot)
@@ -463,7 +506,11 @@ pub struct CsrfForm {
 }
 
 /// Reads an appointment of the portal's patient (another patient's: refused).
-async fn own_appointment(state: &AppState, portal: &Portal, id: &str) -> Result<Value, PortalError> {
+async fn own_appointment(
+    state: &AppState,
+    portal: &Portal,
+    id: &str,
+) -> Result<Value, PortalError> {
     if !valid_id(id) {
         return Err(PortalError::Forbidden);
     }
@@ -489,7 +536,11 @@ pub async fn cancel(
         portal.check_csrf(&state, &form.csrf)?;
         own_appointment(&state, &portal, &id).await?;
         let reason = portal.lang.text("care.cancel-reason");
-        match state.vault.cancel_appointment(portal.principal(), &id, reason).await {
+        match state
+            .vault
+            .cancel_appointment(portal.principal(), &id, reason)
+            .await
+        {
             Ok(_) => Ok(see_other("/patient/appointments?done=cancelled")),
             Err(VaultError::Invalid(_)) => Err(PortalError::BadRequest(
                 portal.lang.text("care.cannot-cancel").into(),
@@ -521,16 +572,25 @@ pub fn join_redirect(
             let url = video::join_url(state, id, user_name, moderator, end);
             Ok(Redirect::to(&url).into_response())
         }
-        _ => Err(PortalError::BadRequest(lang.text("care.video-not-open").into())),
+        _ => Err(PortalError::BadRequest(
+            lang.text("care.video-not-open").into(),
+        )),
     }
 }
 
 /// `GET /patient/appointments/{id}/video`.
-pub async fn join(State(state): State<AppState>, portal: Portal, Path(id): Path<String>) -> Response {
+pub async fn join(
+    State(state): State<AppState>,
+    portal: Portal,
+    Path(id): Path<String>,
+) -> Response {
     let result = async {
         let a = own_appointment(&state, &portal, &id).await?;
         let actor = portal.principal().actor();
-        let name = actor.display.clone().unwrap_or_else(|| actor.user_id.clone());
+        let name = actor
+            .display
+            .clone()
+            .unwrap_or_else(|| actor.user_id.clone());
         join_redirect(&state, portal.lang, &id, &a, &name, false)
     }
     .await;

@@ -27,7 +27,12 @@ fn last_sunday(year: i32, month: Month) -> Option<Date> {
 pub fn amsterdam_offset(at: OffsetDateTime) -> UtcOffset {
     let utc = at.to_offset(UtcOffset::UTC);
     let year = utc.year();
-    let switch = |m| last_sunday(year, m).map(|d| d.with_time(Time::from_hms(1, 0, 0).unwrap_or(Time::MIDNIGHT)).assume_utc());
+    let switch = |m| {
+        last_sunday(year, m).map(|d| {
+            d.with_time(Time::from_hms(1, 0, 0).unwrap_or(Time::MIDNIGHT))
+                .assume_utc()
+        })
+    };
     let summer = match (switch(Month::March), switch(Month::October)) {
         (Some(start), Some(end)) => utc >= start && utc < end,
         _ => false,
@@ -42,7 +47,9 @@ pub fn local(at: OffsetDateTime) -> OffsetDateTime {
 
 /// A local date and time in the Netherlands as an instant (the offset of that moment).
 pub fn local_at(day: Date, time: Time) -> OffsetDateTime {
-    let guess = day.with_time(time).assume_offset(UtcOffset::from_hms(1, 0, 0).unwrap_or(UtcOffset::UTC));
+    let guess = day
+        .with_time(time)
+        .assume_offset(UtcOffset::from_hms(1, 0, 0).unwrap_or(UtcOffset::UTC));
     let offset = amsterdam_offset(guess);
     day.with_time(time).assume_offset(offset)
 }
@@ -58,7 +65,11 @@ pub fn parse_instant(s: Option<&str>) -> Option<OffsetDateTime> {
     if let Ok(t) = OffsetDateTime::parse(s, &time::format_description::well_known::Rfc3339) {
         return Some(t);
     }
-    let d = Date::parse(s.get(..10)?, time::macros::format_description!("[year]-[month]-[day]")).ok()?;
+    let d = Date::parse(
+        s.get(..10)?,
+        time::macros::format_description!("[year]-[month]-[day]"),
+    )
+    .ok()?;
     Some(d.midnight().assume_utc())
 }
 
@@ -85,7 +96,11 @@ pub fn date_iso(d: Date) -> String {
 
 /// Parses `yyyy-mm-dd`.
 pub fn parse_iso_date(s: &str) -> Option<Date> {
-    Date::parse(s.trim(), time::macros::format_description!("[year]-[month]-[day]")).ok()
+    Date::parse(
+        s.trim(),
+        time::macros::format_description!("[year]-[month]-[day]"),
+    )
+    .ok()
 }
 
 /// Parses `hh:mm`.
@@ -133,8 +148,7 @@ pub async fn search_all(
             .collect();
         pairs.push(("_count".into(), "1000".into()));
         pairs.push(("_offset".into(), (page * 1000).to_string()));
-        let q = SearchQuery::parse(resource_type, &pairs)
-            .map_err(|_| PortalError::BadRequest(String::new()))?;
+        let q = SearchQuery::parse(resource_type, &pairs).map_err(|_| PortalError::NotFound)?;
         let result = state
             .vault
             .search(principal, &q)
@@ -200,8 +214,6 @@ pub struct Provider {
     pub name: String,
     /// Role in the team (as written).
     pub role: String,
-    /// The organisation they are in the team for.
-    pub organisation_id: String,
 }
 
 /// The active care teams of a patient (as the principal may see them).
@@ -219,13 +231,9 @@ pub async fn care_teams(
 }
 
 /// The practitioners in the patient's active care teams, today.
-pub fn providers_of(teams: &[Value], today: Date) -> Vec<Provider> {
+pub fn providers_of(lang: Lang, teams: &[Value], today: Date) -> Vec<Provider> {
     let mut out: Vec<Provider> = Vec::new();
     for team in teams {
-        let managing = team
-            .get("managingOrganization")
-            .and_then(Value::as_array)
-            .and_then(|a| ref_of(a.first(), "Organization"));
         for p in team
             .get("participant")
             .and_then(Value::as_array)
@@ -241,20 +249,30 @@ pub fn providers_of(teams: &[Value], today: Date) -> Vec<Provider> {
             if ended || out.iter().any(|o| o.practitioner_id == id) {
                 continue;
             }
-            let role = p
+            let first_role = p
                 .get("role")
                 .and_then(Value::as_array)
-                .and_then(|r| r.first())
-                .map(|r| concept(Some(r)))
-                .unwrap_or_default();
+                .and_then(|r| r.first());
+            // Our role codes in the user's language, else the text as written.
+            let coded = first_role
+                .and_then(|r| r.get("coding"))
+                .and_then(Value::as_array)
+                .into_iter()
+                .flatten()
+                .find(|c| c.get("system").and_then(Value::as_str) == Some("urn:zorgkluis:role"))
+                .and_then(|c| c.get("code").and_then(Value::as_str))
+                .map(|code| {
+                    let key = format!("common.role-{code}");
+                    let text = lang.text(&key);
+                    (text != key).then(|| text.to_owned())
+                });
+            let role = coded
+                .flatten()
+                .unwrap_or_else(|| first_role.map(|r| concept(Some(r))).unwrap_or_default());
             out.push(Provider {
                 practitioner_id: id.to_owned(),
                 name: str_at(p, "/member/display").unwrap_or("").to_owned(),
                 role,
-                organisation_id: ref_of(p.get("onBehalfOf"), "Organization")
-                    .or(managing)
-                    .unwrap_or("")
-                    .to_owned(),
             });
         }
     }
@@ -264,7 +282,11 @@ pub fn providers_of(teams: &[Value], today: Date) -> Vec<Provider> {
 /// Fills in missing names from the Practitioner resources (directory data).
 pub async fn name_providers(state: &AppState, principal: &Principal, providers: &mut [Provider]) {
     for p in providers.iter_mut().filter(|p| p.name.is_empty()) {
-        if let Ok(s) = state.vault.read(principal, "Practitioner", &p.practitioner_id).await {
+        if let Ok(s) = state
+            .vault
+            .read(principal, "Practitioner", &p.practitioner_id)
+            .await
+        {
             p.name = human_name(s.resource.as_ref().and_then(|r| r.get("name")));
         }
         if p.name.is_empty() {
@@ -334,7 +356,8 @@ pub fn kind_of(c: &Value) -> &str {
 
 /// Whether the patient side (the patient or a representative) sent it.
 pub fn from_patient_side(c: &Value) -> bool {
-    ref_of(c.get("sender"), "Patient").is_some() || ref_of(c.get("sender"), "RelatedPerson").is_some()
+    ref_of(c.get("sender"), "Patient").is_some()
+        || ref_of(c.get("sender"), "RelatedPerson").is_some()
 }
 
 /// The message it answers (`inResponseTo`, else `partOf`), if a Communication.

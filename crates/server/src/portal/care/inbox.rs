@@ -16,7 +16,7 @@ use super::messages::{
     about_texts, dosage_text, kind_text, medicine_name, thread, view, MessageView, MAX_TEXT,
 };
 use crate::i18n::Lang;
-use crate::portal::fhirtext::{concept, date_text, human_name, str_at};
+use crate::portal::fhirtext::{date_text, human_name, str_at};
 use crate::portal::{page_or_error, render, see_other, Chrome, Portal, PortalError};
 use crate::AppState;
 
@@ -49,7 +49,11 @@ pub async fn patient_name(
     if let Some((_, n)) = cache.iter().find(|(p, _)| p == patient_id) {
         return n.clone();
     }
-    let name = match state.vault.read(portal.principal(), "Patient", patient_id).await {
+    let name = match state
+        .vault
+        .read(portal.principal(), "Patient", patient_id)
+        .await
+    {
         Ok(s) => human_name(s.resource.as_ref().and_then(|r| r.get("name"))),
         Err(_) => String::new(),
     };
@@ -63,7 +67,9 @@ fn staff_sender(portal: &Portal) -> Result<Value, PortalError> {
     let name = s.actor.display.clone().unwrap_or_default();
     Ok(match &s.practitioner_id {
         Some(p) => json!({"reference": format!("Practitioner/{p}"), "display": name}),
-        None => json!({"reference": format!("Organization/{}", s.organisation.id), "display": name}),
+        None => {
+            json!({"reference": format!("Organization/{}", s.organisation.id), "display": name})
+        }
     })
 }
 
@@ -90,9 +96,7 @@ async fn open_messages(state: &AppState, portal: &Portal) -> Result<Vec<Stored>,
             }
         }
     }
-    out.sort_by_key(|h| {
-        std::cmp::Reverse(h.resource.as_ref().and_then(sent_of))
-    });
+    out.sort_by_key(|h| std::cmp::Reverse(h.resource.as_ref().and_then(sent_of)));
     Ok(out)
 }
 
@@ -103,7 +107,11 @@ pub struct Done {
 }
 
 /// `GET /staff/inbox`.
-pub async fn inbox(State(state): State<AppState>, portal: Portal, Query(q): Query<Done>) -> Response {
+pub async fn inbox(
+    State(state): State<AppState>,
+    portal: Portal,
+    Query(q): Query<Done>,
+) -> Response {
     let result = async {
         portal.staff()?;
         let lang = portal.lang;
@@ -111,7 +119,9 @@ pub async fn inbox(State(state): State<AppState>, portal: Portal, Query(q): Quer
         let mut questions = Vec::new();
         let mut repeats = Vec::new();
         for hit in open_messages(&state, &portal).await? {
-            let Some(c) = hit.resource.as_ref() else { continue };
+            let Some(c) = hit.resource.as_ref() else {
+                continue;
+            };
             let patient_id = hit.patient_id.clone().unwrap_or_default();
             let patient = match str_at(c, "/subject/display") {
                 Some(d) if !d.is_empty() => d.to_owned(),
@@ -161,7 +171,6 @@ pub async fn inbox(State(state): State<AppState>, portal: Portal, Query(q): Quer
 
 /// A requested medicine, as the prescriber sees it.
 pub struct RequestedMedicine {
-    pub reference: String,
     pub name: String,
     pub dosage: String,
     pub last: String,
@@ -205,11 +214,16 @@ async fn patient_messages(
     portal: &Portal,
     patient_id: &str,
 ) -> Result<Vec<(String, Value)>, PortalError> {
-    Ok(search_all(state, portal.principal(), "Communication", &[("patient", patient_id)])
-        .await?
-        .into_iter()
-        .filter_map(|h| h.resource.map(|r| (h.id, r)))
-        .collect())
+    Ok(search_all(
+        state,
+        portal.principal(),
+        "Communication",
+        &[("patient", patient_id)],
+    )
+    .await?
+    .into_iter()
+    .filter_map(|h| h.resource.map(|r| (h.id, r)))
+    .collect())
 }
 
 /// The medication a request is about (read through the vault).
@@ -245,7 +259,11 @@ async fn requested(
 }
 
 /// `GET /staff/inbox/messages/{id}`.
-pub async fn show(State(state): State<AppState>, portal: Portal, Path(id): Path<String>) -> Response {
+pub async fn show(
+    State(state): State<AppState>,
+    portal: Portal,
+    Path(id): Path<String>,
+) -> Response {
     let result = async {
         let stored = message(&state, &portal, &id).await?;
         let lang = portal.lang;
@@ -262,23 +280,27 @@ pub async fn show(State(state): State<AppState>, portal: Portal, Path(id): Path<
         let repeat = kind_of(&c_msg) == KIND_REPEAT;
         let mut medicines = Vec::new();
         if repeat {
-            for (reference, got) in requested(&state, &portal, &c_msg).await {
+            for (_, got) in requested(&state, &portal, &c_msg).await {
                 let m = match got {
                     Ok(s) => {
                         let r = s.resource.unwrap_or(Value::Null);
                         RequestedMedicine {
-                            reference,
                             name: medicine_name(&r),
                             dosage: dosage_text(&r),
                             last: date_text(
                                 str_at(&r, "/authoredOn")
                                     .or_else(|| str_at(&r, "/effectivePeriod/start")),
                             ),
-                            status: r.get("status").and_then(Value::as_str).unwrap_or("").to_owned(),
+                            status: match r.get("status").and_then(Value::as_str) {
+                                Some(st @ ("active" | "completed" | "stopped" | "on-hold")) => {
+                                    lang.text(&format!("care.med-status-{st}")).to_owned()
+                                }
+                                Some(other) => other.to_owned(),
+                                None => String::new(),
+                            },
                         }
                     }
                     Err(_) => RequestedMedicine {
-                        reference,
                         name: lang.text("care.no-access-item").to_owned(),
                         dosage: String::new(),
                         last: String::new(),
@@ -372,7 +394,13 @@ async fn set_status(
     }
     state
         .vault
-        .update(portal.principal(), "Communication", &stored.id, body, Some(stored.version))
+        .update(
+            portal.principal(),
+            "Communication",
+            &stored.id,
+            body,
+            Some(stored.version),
+        )
         .await
 }
 
@@ -389,7 +417,9 @@ pub async fn reply(
         let lang = portal.lang;
         let text = form.text.trim();
         if text.is_empty() || text.chars().count() > MAX_TEXT {
-            return Err(PortalError::BadRequest(lang.text("care.message-incomplete").into()));
+            return Err(PortalError::BadRequest(
+                lang.text("care.message-incomplete").into(),
+            ));
         }
         let stored = message(&state, &portal, &id).await?;
         let patient_id = stored.patient_id.clone().unwrap_or_default();
@@ -406,7 +436,11 @@ pub async fn reply(
         for (mid, m) in thread(&root, &all) {
             let open = m.get("status").and_then(Value::as_str) == Some("in-progress");
             if open && from_patient_side(m) && kind_of(m) != KIND_REPEAT {
-                if let Ok(s) = state.vault.read(portal.principal(), "Communication", mid).await {
+                if let Ok(s) = state
+                    .vault
+                    .read(portal.principal(), "Communication", mid)
+                    .await
+                {
                     // Someone else completing it meanwhile is fine.
                     match set_status(&state, &portal, &s, "completed", None).await {
                         Ok(_) | Err(VaultError::Conflict { .. }) => {}
@@ -429,7 +463,9 @@ async fn open_request(state: &AppState, portal: &Portal, id: &str) -> Result<Sto
         return Err(PortalError::NotFound);
     }
     if body.get("status").and_then(Value::as_str) != Some("in-progress") {
-        return Err(PortalError::BadRequest(portal.lang.text("care.already-handled").into()));
+        return Err(PortalError::BadRequest(
+            portal.lang.text("care.already-handled").into(),
+        ));
     }
     Ok(stored)
 }
@@ -452,7 +488,13 @@ fn new_prescription(
         "requester": requester,
         "note": [{"text": lang.text("care.repeat-note-prescription")}]
     });
-    for key in ["medicationCodeableConcept", "medicationReference", "reasonReference", "reasonCode", "courseOfTherapyType"] {
+    for key in [
+        "medicationCodeableConcept",
+        "medicationReference",
+        "reasonReference",
+        "reasonCode",
+        "courseOfTherapyType",
+    ] {
         if let Some(v) = r.get(key) {
             body[key] = v.clone();
         }
@@ -464,14 +506,18 @@ fn new_prescription(
                 body[key] = v.clone();
             }
         }
-        if let Some(d) = body.get_mut("dispenseRequest").and_then(Value::as_object_mut) {
+        if let Some(d) = body
+            .get_mut("dispenseRequest")
+            .and_then(Value::as_object_mut)
+        {
             d.remove("validityPeriod");
         }
     } else {
         if let Some(d) = r.get("dosage") {
             body["dosageInstruction"] = d.clone();
         }
-        body["supportingInformation"] = json!([{"reference": format!("MedicationStatement/{}", prior.id)}]);
+        body["supportingInformation"] =
+            json!([{"reference": format!("MedicationStatement/{}", prior.id)}]);
     }
     body
 }
@@ -500,13 +546,17 @@ pub async fn approve(
             priors.push((reference, prior));
         }
         if priors.is_empty() {
-            return Err(PortalError::BadRequest(lang.text("care.repeat-nothing").into()));
+            return Err(PortalError::BadRequest(
+                lang.text("care.repeat-nothing").into(),
+            ));
         }
         // Claim the request first, so two people cannot both approve it.
         let claimed = match set_status(&state, &portal, &stored, "completed", None).await {
             Ok(s) => s,
             Err(VaultError::Conflict { .. }) => {
-                return Err(PortalError::BadRequest(lang.text("care.already-handled").into()))
+                return Err(PortalError::BadRequest(
+                    lang.text("care.already-handled").into(),
+                ))
             }
             Err(e) => return Err(PortalError::from_vault(e)),
         };
@@ -530,7 +580,13 @@ pub async fn approve(
                     }
                     state
                         .vault
-                        .update(portal.principal(), "MedicationRequest", &prior.id, old, Some(prior.version))
+                        .update(
+                            portal.principal(),
+                            "MedicationRequest",
+                            &prior.id,
+                            old,
+                            Some(prior.version),
+                        )
                         .await
                         .map_err(PortalError::from_vault)?;
                 }
@@ -577,7 +633,9 @@ pub async fn decline(
         let lang = portal.lang;
         let reason = form.text.trim();
         if reason.is_empty() || reason.chars().count() > MAX_TEXT {
-            return Err(PortalError::BadRequest(lang.text("care.decline-needs-reason").into()));
+            return Err(PortalError::BadRequest(
+                lang.text("care.decline-needs-reason").into(),
+            ));
         }
         let stored = open_request(&state, &portal, &id).await?;
         let patient_id = stored.patient_id.clone().unwrap_or_default();
@@ -585,7 +643,9 @@ pub async fn decline(
         match set_status(&state, &portal, &stored, "not-done", Some(reason)).await {
             Ok(_) => {}
             Err(VaultError::Conflict { .. }) => {
-                return Err(PortalError::BadRequest(lang.text("care.already-handled").into()))
+                return Err(PortalError::BadRequest(
+                    lang.text("care.already-handled").into(),
+                ))
             }
             Err(e) => return Err(PortalError::from_vault(e)),
         }

@@ -91,7 +91,13 @@ pub async fn messages_of(
     portal: &Portal,
     patient_id: &str,
 ) -> Result<Vec<(String, Value)>, PortalError> {
-    let hits = search_all(state, portal.principal(), "Communication", &[("patient", patient_id)]).await?;
+    let hits = search_all(
+        state,
+        portal.principal(),
+        "Communication",
+        &[("patient", patient_id)],
+    )
+    .await?;
     let mut all: Vec<(String, Value)> = hits
         .into_iter()
         .filter_map(|h| h.resource.map(|r| (h.id, r)))
@@ -103,7 +109,10 @@ pub async fn messages_of(
 
 /// The messages of the thread `root` (oldest first).
 pub fn thread<'a>(root: &str, all: &'a [(String, Value)]) -> Vec<&'a (String, Value)> {
-    let mut t: Vec<&(String, Value)> = all.iter().filter(|(id, _)| root_of(id, all) == root).collect();
+    let mut t: Vec<&(String, Value)> = all
+        .iter()
+        .filter(|(id, _)| root_of(id, all) == root)
+        .collect();
     t.sort_by_key(|(_, c)| sent_of(c));
     t
 }
@@ -135,7 +144,11 @@ pub struct Done {
 }
 
 /// `GET /patient/messages`.
-pub async fn list(State(state): State<AppState>, mut portal: Portal, Query(q): Query<Done>) -> Response {
+pub async fn list(
+    State(state): State<AppState>,
+    mut portal: Portal,
+    Query(q): Query<Done>,
+) -> Response {
     let result = async {
         let patient = patient_ctx(&state, &mut portal).await?;
         let all = messages_of(&state, &portal, &patient.id).await?;
@@ -247,7 +260,11 @@ pub fn patient_side_sender(portal: &Portal, patient: &PatientCtx) -> Value {
 }
 
 /// `POST /patient/messages/new`.
-pub async fn send(State(state): State<AppState>, mut portal: Portal, Form(form): Form<NewForm>) -> Response {
+pub async fn send(
+    State(state): State<AppState>,
+    mut portal: Portal,
+    Form(form): Form<NewForm>,
+) -> Response {
     let result = async {
         portal.check_csrf(&state, &form.csrf)?;
         let lang = portal.lang;
@@ -332,7 +349,11 @@ async fn own_message(state: &AppState, portal: &Portal, id: &str) -> Result<Valu
 }
 
 /// `GET /patient/messages/{id}`.
-pub async fn show(State(state): State<AppState>, mut portal: Portal, Path(id): Path<String>) -> Response {
+pub async fn show(
+    State(state): State<AppState>,
+    mut portal: Portal,
+    Path(id): Path<String>,
+) -> Response {
     let result = async {
         own_message(&state, &portal, &id).await?;
         let patient = patient_ctx(&state, &mut portal).await?;
@@ -389,7 +410,9 @@ pub async fn reply(
         let lang = portal.lang;
         let text = form.text.trim().to_owned();
         if text.is_empty() || text.chars().count() > MAX_TEXT {
-            return Err(PortalError::BadRequest(lang.text("care.message-incomplete").into()));
+            return Err(PortalError::BadRequest(
+                lang.text("care.message-incomplete").into(),
+            ));
         }
         own_message(&state, &portal, &id).await?;
         let patient = patient_ctx(&state, &mut portal).await?;
@@ -402,16 +425,23 @@ pub async fn reply(
         let root_msg = t.first().map(|(_, m)| m.clone()).unwrap_or(Value::Null);
         let teams = care_teams(&state, portal.principal(), &patient.id).await?;
         let mut recipients = Vec::new();
-        if let Some((pid, pname)) = practice_of(&state, portal.principal(), &patient.resource, &teams).await {
+        if let Some((pid, pname)) =
+            practice_of(&state, portal.principal(), &patient.resource, &teams).await
+        {
             recipients.push(json!({"reference": format!("Organization/{pid}"), "display": pname}));
         }
         if let Some((_, last_practice)) = t.iter().rev().find(|(_, m)| !from_patient_side(m)) {
-            if let Some(s) = last_practice.get("sender").filter(|s| ref_of(Some(s), "Practitioner").is_some()) {
+            if let Some(s) = last_practice
+                .get("sender")
+                .filter(|s| ref_of(Some(s), "Practitioner").is_some())
+            {
                 recipients.push(s.clone());
             }
         }
         if recipients.is_empty() {
-            return Err(PortalError::BadRequest(lang.text("care.no-practice").into()));
+            return Err(PortalError::BadRequest(
+                lang.text("care.no-practice").into(),
+            ));
         }
         let mut message = json!({
             "resourceType": "Communication",
@@ -478,13 +508,16 @@ async fn current_medication(
         &[("patient", patient_id), ("status", "active")],
     )
     .await?;
-    let code = |v: &Value, key: &str| crate::portal::fhirtext::concept_key(v.get(key)).unwrap_or_else(|| concept(v.get(key)));
+    let code = |v: &Value, key: &str| {
+        crate::portal::fhirtext::concept_key(v.get(key)).unwrap_or_else(|| concept(v.get(key)))
+    };
     let mut out: Vec<(String, Value)> = Vec::new();
     let mut seen = Vec::new();
-    let mut requests: Vec<_> = requests.into_iter().filter_map(|s| s.resource.map(|r| (s.id, r))).collect();
-    requests.sort_by(|a, b| {
-        str_at(&b.1, "/authoredOn").cmp(&str_at(&a.1, "/authoredOn"))
-    });
+    let mut requests: Vec<_> = requests
+        .into_iter()
+        .filter_map(|s| s.resource.map(|r| (s.id, r)))
+        .collect();
+    requests.sort_by(|a, b| str_at(&b.1, "/authoredOn").cmp(&str_at(&a.1, "/authoredOn")));
     for (id, r) in requests {
         let key = code(&r, "medicationCodeableConcept");
         if seen.contains(&key) {
@@ -509,7 +542,9 @@ async fn current_medication(
 pub fn medicine_name(r: &Value) -> String {
     let n = concept(r.get("medicationCodeableConcept"));
     if n.is_empty() {
-        str_at(r, "/medicationReference/display").unwrap_or("").to_owned()
+        str_at(r, "/medicationReference/display")
+            .unwrap_or("")
+            .to_owned()
     } else {
         n
     }
@@ -539,7 +574,10 @@ pub async fn repeat_form(State(state): State<AppState>, mut portal: Portal) -> R
         let open: Vec<String> = messages_of(&state, &portal, &patient.id)
             .await?
             .iter()
-            .filter(|(_, c)| kind_of(c) == KIND_REPEAT && c.get("status").and_then(Value::as_str) == Some("in-progress"))
+            .filter(|(_, c)| {
+                kind_of(c) == KIND_REPEAT
+                    && c.get("status").and_then(Value::as_str) == Some("in-progress")
+            })
             .flat_map(|(_, c)| {
                 c.get("about")
                     .and_then(Value::as_array)
@@ -579,7 +617,11 @@ pub async fn repeat_form(State(state): State<AppState>, mut portal: Portal) -> R
 
 /// `POST /patient/medication/repeat`: a request to the practice (a Communication of kind
 /// `repeat-medication`, `about` the chosen medication, status in-progress).
-pub async fn repeat(State(state): State<AppState>, mut portal: Portal, body: axum::body::Bytes) -> Response {
+pub async fn repeat(
+    State(state): State<AppState>,
+    mut portal: Portal,
+    body: axum::body::Bytes,
+) -> Response {
     let result = async {
         // Several `med` fields: read the form pairs by hand.
         let pairs: Vec<(String, String)> = form_urlencoded::parse(&body).into_owned().collect();
@@ -615,6 +657,10 @@ pub async fn repeat(State(state): State<AppState>, mut portal: Portal, body: axu
             .filter_map(|a| a.get("display").and_then(Value::as_str).map(str::to_owned))
             .collect();
         let mut text = format!("{}\n- {}", lang.text("care.repeat-request-text"), names.join("\n- "));
+        let mut topic = format!("{}: {}", lang.text("care.kind-repeat"), names.join(", "));
+        if topic.chars().count() > MAX_TOPIC {
+            topic = topic.chars().take(MAX_TOPIC - 1).collect::<String>() + "…";
+        }
         if !note.is_empty() {
             text.push_str("\n\n");
             text.push_str(&note);
@@ -624,7 +670,7 @@ pub async fn repeat(State(state): State<AppState>, mut portal: Portal, body: axu
             "status": "in-progress",
             "category": kind_concept(KIND_REPEAT, lang.text("care.kind-repeat")),
             "subject": {"reference": format!("Patient/{}", patient.id), "display": patient.name},
-            "topic": {"text": lang.text("care.kind-repeat")},
+            "topic": {"text": topic},
             "about": about,
             "sender": patient_side_sender(&portal, &patient),
             "recipient": [{"reference": format!("Organization/{practice_id}"), "display": practice_name}],

@@ -43,7 +43,11 @@ pub struct VideoSettings {
 
 impl VideoSettings {
     /// From environment values (tests call this directly).
-    pub fn from_values(url: Option<String>, secret: Option<String>, app_id: Option<String>) -> Self {
+    pub fn from_values(
+        url: Option<String>,
+        secret: Option<String>,
+        app_id: Option<String>,
+    ) -> Self {
         let url = url
             .map(|u| u.trim().trim_end_matches('/').to_owned())
             .filter(|u| u.starts_with("https://") || u.starts_with("http://"))
@@ -145,7 +149,15 @@ pub fn join_url(
     let mut url = format!("{}/{room}", s.base_url);
     if let Some(secret) = &s.jwt_secret {
         let now = state.vault.now();
-        let token = jwt(s, secret, &room, user_name, moderator, now, end + Duration::minutes(30));
+        let token = jwt(
+            s,
+            secret,
+            &room,
+            user_name,
+            moderator,
+            now,
+            end + Duration::minutes(30),
+        );
         url.push_str("?jwt=");
         url.push_str(&token);
     }
@@ -179,8 +191,17 @@ mod tests {
     #[test]
     fn the_token_is_signed_with_hs256() {
         let s = VideoSettings::from_values(None, Some("k".into()), None);
-        let now = OffsetDateTime::from_unix_timestamp(1_800_000_000).unwrap_or(OffsetDateTime::UNIX_EPOCH);
-        let t = jwt(&s, b"k", "zk-room", "Anna", false, now, now + Duration::hours(1));
+        let now = OffsetDateTime::from_unix_timestamp(1_800_000_000)
+            .unwrap_or(OffsetDateTime::UNIX_EPOCH);
+        let t = jwt(
+            &s,
+            b"k",
+            "zk-room",
+            "Anna",
+            false,
+            now,
+            now + Duration::hours(1),
+        );
         let parts: Vec<&str> = t.split('.').collect();
         assert_eq!(parts.len(), 3);
         let expected = hmac(b"k", format!("{}.{}", parts[0], parts[1]).as_bytes());
@@ -195,7 +216,8 @@ mod tests {
 
     #[test]
     fn the_window_opens_fifteen_minutes_before_and_closes_at_the_end() {
-        let start = OffsetDateTime::from_unix_timestamp(1_800_000_000).unwrap_or(OffsetDateTime::UNIX_EPOCH);
+        let start = OffsetDateTime::from_unix_timestamp(1_800_000_000)
+            .unwrap_or(OffsetDateTime::UNIX_EPOCH);
         let end = start + Duration::minutes(10);
         assert!(!in_window(start - Duration::minutes(16), start, end));
         assert!(in_window(start - Duration::minutes(15), start, end));

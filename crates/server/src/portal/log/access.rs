@@ -53,6 +53,7 @@ struct AccessPage {
     pages: usize,
     from: String,
     to: String,
+    hide_own: bool,
     prev: Option<String>,
     next: Option<String>,
 }
@@ -63,6 +64,7 @@ pub(super) struct AccessQuery {
     page: String,
     from: String,
     to: String,
+    hide_own: String,
 }
 
 /// The label of a kind of data, from the FHIR type.
@@ -263,8 +265,9 @@ pub(super) async fn page(
             .collect();
 
         // Consecutive identical accesses (same person, purpose, outcome and minute) as one row.
+        let hide_own = q.hide_own == "1";
         let mut groups: Vec<(String, Row)> = Vec::new();
-        for e in &events {
+        for e in events.iter().filter(|e| !hide_own || e.actor.user_id != me) {
             let emergency = e.controls.emergency || e.code == EventCode::EmergencyAccess;
             let minute = e.occurred_at.get(..16).unwrap_or(&e.occurred_at);
             let key = format!(
@@ -288,7 +291,12 @@ pub(super) async fn page(
                 key,
                 Row {
                     who: who(e, &me, lang),
-                    role: role(e, lang),
+                    // Your own role needs no saying.
+                    role: if e.actor.user_id == me {
+                        String::new()
+                    } else {
+                        role(e, lang)
+                    },
                     organisation: org_name(e),
                     what: vec![description],
                     when: local_time_text(&e.occurred_at),
@@ -312,9 +320,10 @@ pub(super) async fn page(
         let to_text = to.map(|d| d.to_string()).unwrap_or_default();
         let link = |p: usize| {
             format!(
-                "/patient/access-log?page={p}&from={}&to={}",
+                "/patient/access-log?page={p}&from={}&to={}&hide_own={}",
                 urlencode(&from_text),
-                urlencode(&to_text)
+                urlencode(&to_text),
+                if hide_own { "1" } else { "" }
             )
         };
         Ok(render(&AccessPage {
@@ -327,6 +336,7 @@ pub(super) async fn page(
             next: (page < pages).then(|| link(page + 1)),
             from: from_text,
             to: to_text,
+            hide_own,
         }))
     }
     .await;

@@ -301,7 +301,9 @@ impl Entry {
                         numbers = vec![v];
                         raw = vec![number_text(&t, lang)];
                         let unit = k.unit(lang);
-                        if unit.is_empty() {
+                        if k == Kind::Mood && (1.0..=5.0).contains(&v) && v.fract() == 0.0 {
+                            format!("{t} – {}", lang.text(&format!("log.mood-{t}")))
+                        } else if unit.is_empty() {
                             number_text(&t, lang)
                         } else {
                             format!("{} {unit}", number_text(&t, lang))
@@ -438,6 +440,8 @@ struct Latest {
     label: String,
     value: String,
     when: String,
+    /// A free note (shown as text, not as a big number).
+    is_note: bool,
 }
 
 #[derive(Template)]
@@ -498,6 +502,7 @@ async fn index_page(
                 newest.value.clone()
             },
             when: newest.when.clone(),
+            is_note: spec.kind == Kind::Note,
         });
         let unit = spec.kind.unit(lang);
         let title = if unit.is_empty() || spec.kind == Kind::Mood {

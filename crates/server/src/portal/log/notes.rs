@@ -115,29 +115,16 @@ fn succeeded(state: &AppState, principal: &Principal) {
 /// Whether `password` is the account's current password. The notes lock must be made
 /// with it: a password change re-locks the notes with the old password, which would fail
 /// for a lock made with anything else.
-///
-/// The vault has no separate check, so this asks `change_password` to change to a
-/// password the policy always refuses (longer than its maximum): it checks the old
-/// password first (refused: wrong) and then refuses the new one, changing nothing.
 async fn password_is_right(
     state: &AppState,
     principal: &Principal,
     password: &str,
 ) -> Result<bool, PortalError> {
-    let impossible = "x".repeat(zorgkluis_auth::password::MAX_LENGTH + 1);
-    match state
+    state
         .vault
-        .change_password(principal, password, &impossible, Argon2Cost::Interactive)
+        .verify_own_password(principal, password)
         .await
-    {
-        Err(VaultError::Forbidden) => Ok(false),
-        Err(VaultError::Password(_)) => Ok(true),
-        Ok(()) => {
-            tracing::error!("notes: the password policy accepted an impossible password");
-            Err(PortalError::Unavailable)
-        }
-        Err(e) => Err(PortalError::from_vault(e)),
-    }
+        .map_err(PortalError::from_vault)
 }
 
 async fn frame(state: &AppState, portal: &mut Portal) -> Result<(Chrome, bool), PortalError> {

@@ -131,11 +131,9 @@ async fn overview_page(state: &AppState, portal: &mut Portal) -> Result<Response
         .map(|r| date_text(str_at(r, "/start")));
 
     let record_text = format!(
-        "{} {} · {} {}",
-        conditions,
+        "{} {conditions} · {} {statements}",
         t("record.card-conditions"),
-        statements,
-        t("record.card-medicines")
+        t("record.card-medicines"),
     );
     let results_text = match latest {
         Some((date, test, point)) => {
@@ -174,7 +172,11 @@ async fn overview_page(state: &AppState, portal: &mut Portal) -> Result<Response
         Card {
             href: "/patient/documents",
             title: "record.documents-title",
-            text: format!("{documents} {}", t("record.card-documents")),
+            text: format!(
+                "{} {documents}. {}",
+                t("record.card-documents"),
+                t("record.card-leaflets")
+            ),
             attention: false,
         },
         Card {

@@ -229,7 +229,11 @@ fn reference_range(lang: Lang, v: &Value) -> (Option<f64>, Option<f64>, String) 
     };
     let low = number(rr.pointer("/low/value"));
     let high = number(rr.pointer("/high/value"));
-    let unit = rr.get("low").or(rr.get("high")).map(unit_of).unwrap_or_default();
+    let unit = rr
+        .get("low")
+        .or(rr.get("high"))
+        .map(unit_of)
+        .unwrap_or_default();
     let text = match (
         rr.pointer("/low/value")
             .map(|_| shown_number(lang, rr.pointer("/low/value"))),
@@ -465,7 +469,10 @@ mod tests {
         let k = k.unwrap_or_default();
         assert!(k.ends_with("-a_b_c"), "{k}");
         let text = test_key(Some(&json!({"text": "Buikomvang (cm)"}))).unwrap_or_default();
-        assert!(text.starts_with("text-") && text.ends_with("-buikomvang__cm_"), "{text}");
+        assert!(
+            text.starts_with("text-") && text.ends_with("-buikomvang__cm_"),
+            "{text}"
+        );
         assert!(k
             .chars()
             .all(|c| c.is_ascii_alphanumeric() || "-._".contains(c)));

@@ -1043,10 +1043,8 @@ fn version_summary(lang: Lang, rt: &str, r: &Value) -> String {
             parts.push(concept_in(lang, code));
         }
     }
-    if let Some(s) = str_at(r, "/status") {
-        if rt != "Condition" {
-            parts.push(s.to_owned());
-        }
+    if str_at(r, "/status") == Some("entered-in-error") {
+        parts.push(lang.text("record.entered-in-error").to_owned());
     }
     parts.retain(|p| !p.is_empty());
     parts.join(" · ")
