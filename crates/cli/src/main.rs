@@ -57,6 +57,10 @@ struct TlsArgs {
         value_name = "PEM"
     )]
     tls_key: Option<std::path::PathBuf>,
+    /// Serve plain HTTP on a non-loopback address because a TLS-terminating proxy is in
+    /// front (PC-8: without this or a certificate, only loopback is served in plain HTTP).
+    #[arg(long, env = "ZORGKLUIS_BEHIND_TLS_PROXY")]
+    behind_tls_proxy: bool,
 }
 
 impl TlsArgs {
@@ -488,6 +492,7 @@ async fn run(cli: Cli) -> Result<std::process::ExitCode> {
             vault.close().await?;
         }
         Command::Demo { patients, tls, .. } => {
+            let behind_proxy = tls.behind_tls_proxy;
             let tls = tls.load()?;
             let vault = open_vault(&settings, true).await?;
             if vault.resource_counts().await?.is_empty() {
@@ -495,7 +500,7 @@ async fn run(cli: Cli) -> Result<std::process::ExitCode> {
                 generate::run(&vault, patients, 7513).await?;
             }
             let logins = accounts::provision_demo(&vault, 7513, patients).await?;
-            serve(vault, &settings, tls, Some(logins)).await?;
+            serve(vault, &settings, tls, behind_proxy, Some(logins)).await?;
         }
         Command::Bench {
             command: BenchCommand::Policy { decisions },
@@ -607,9 +612,10 @@ async fn run(cli: Cli) -> Result<std::process::ExitCode> {
             println!("organisation {} saved", org.id);
         }
         Command::Serve { tls, .. } => {
+            let behind_proxy = tls.behind_tls_proxy;
             let tls = tls.load()?;
             let vault = open_vault(&settings, true).await?;
-            serve(vault, &settings, tls, None).await?;
+            serve(vault, &settings, tls, behind_proxy, None).await?;
         }
         Command::Audit {
             command: AuditCommand::Verify,
@@ -933,6 +939,7 @@ async fn serve(
     vault: Vault,
     settings: &Settings,
     tls: Option<zorgkluis_server::tls::TlsConfig>,
+    behind_tls_proxy: bool,
     demo: Option<Vec<accounts::DemoLogin>>,
 ) -> Result<()> {
     let mut bound = zorgkluis_server::bind(&settings.listen).await?;
@@ -953,8 +960,14 @@ async fn serve(
         None if bound.addr.ip().is_loopback() => println!(
             "  plain HTTP on loopback (no TLS): put a TLS-terminating proxy in front, or pass --tls-cert and --tls-key"
         ),
-        None => println!(
-            "  WARNING: plain HTTP (no TLS) on a non-loopback address: only behind a TLS-terminating proxy; else pass --tls-cert and --tls-key"
+        None if behind_tls_proxy => println!(
+            "  plain HTTP on {} behind a TLS-terminating proxy (--behind-tls-proxy)",
+            bound.addr
+        ),
+        None => anyhow::bail!(
+            "PC-8: refusing plain HTTP on the non-loopback address {}: pass --tls-cert and --tls-key, \
+             or --behind-tls-proxy when a TLS-terminating proxy is in front",
+            bound.addr
         ),
     }
     println!("  portal:  {url}/  (log in at {url}/login; Nederlands / English)");

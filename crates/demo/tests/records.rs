@@ -435,6 +435,7 @@ fn every_patient_has_a_gp_care_team_with_their_own_gp_the_assistant_and_the_prac
 #[test]
 fn consult_letters_name_the_patient() {
     let d = directory(SEED);
+    let mut with_letters = 0;
     for rec in records(&d, 50) {
         let name = rec.resources[0]["name"][0]["text"].as_str().unwrap();
         let letters: Vec<String> = of_type(&rec, "DocumentReference")
@@ -446,12 +447,14 @@ fn consult_letters_name_the_patient() {
                 .unwrap()
             })
             .collect();
-        assert!(!letters.is_empty(), "{}", rec.login);
+        with_letters += usize::from(!letters.is_empty());
         assert!(
             letters.iter().all(|l| l.contains(name)),
             "{name}: {letters:?}"
         );
     }
+    // Letters follow consults and referrals, which are random: nearly everyone has one.
+    assert!(with_letters >= 45, "only {with_letters} of 50 patients have letters");
 }
 
 #[test]

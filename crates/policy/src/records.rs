@@ -295,6 +295,94 @@ pub fn patient_facts(patient_id: &str, resources: &[Value], orgs: &OrgLookup<'_>
     facts
 }
 
+/// PC-2: who may put a health-log link into which state. The decision point decides on
+/// categories; a link is an administrative record (a Consent) whose *content* carries the
+/// promise, so every write of one is also checked here, with the version before it:
+///
+/// - the patient (or a representative) asks for a link (`proposed`), asks again after a
+///   decline or a revocation, or ends it (`inactive`) at any time; never accepts it;
+/// - a member of staff answers a pending request addressed to their own organisation
+///   (`proposed` → `active` or `rejected`) and nothing else: no new links, no revived ones,
+///   no other organisation's;
+/// - system clients do not write links; operator tools (import, migration) may.
+///
+/// Writes of other resources, and of Consents that are not health-log links before or
+/// after, pass.
+pub fn check_link_change(
+    principal: &Principal,
+    before: Option<&Value>,
+    after: &Value,
+) -> Result<(), crate::Basis> {
+    let link = |v: &Value| match directive(v) {
+        Some(Directive::HealthLogLink {
+            organisation_id,
+            status,
+        }) => Some((organisation_id, status)),
+        _ => None,
+    };
+    let was_link = before
+        .is_some_and(|b| code_in(b.get("category"), DIRECTIVE_SYSTEM) == Some("health-log-link"));
+    let is_link = code_in(after.get("category"), DIRECTIVE_SYSTEM) == Some("health-log-link");
+    if !was_link && !is_link {
+        return Ok(());
+    }
+    let refuse = |rule: &'static str| crate::Basis {
+        policy: crate::POLICY_ID,
+        rule,
+        authorisation_checked: true,
+        relationship_checked: false,
+        consent_checked: true,
+        emergency: false,
+        consent_profile: "none",
+        purpose: "TREAT",
+    };
+    let old = before.and_then(link);
+    let Some((org, status)) = link(after) else {
+        return Err(refuse(
+            "PC-2 a health-log link names the organisation and a known status",
+        ));
+    };
+    if was_link && old.is_none() || before.is_some() && !was_link {
+        return Err(refuse(
+            "PC-2 a consent cannot become or stop being a health-log link",
+        ));
+    }
+    if let Some((old_org, _)) = &old {
+        if *old_org != org {
+            return Err(refuse(
+                "PC-2 a health-log link cannot move to another organisation",
+            ));
+        }
+    }
+    let old_status = old.map(|(_, s)| s);
+    match principal {
+        Principal::Operator { .. } => Ok(()),
+        Principal::Patient { .. } | Principal::Representative { .. } => match status {
+            LinkStatus::Requested | LinkStatus::Revoked => Ok(()),
+            _ if old_status == Some(status) => Ok(()),
+            _ => Err(refuse("PC-2 only the provider accepts or declines a link")),
+        },
+        Principal::Staff(s) => {
+            if s.organisation.id != org {
+                return Err(refuse(
+                    "PC-2 a provider answers only link requests addressed to its own organisation",
+                ));
+            }
+            match (old_status, status) {
+                (Some(LinkStatus::Requested), LinkStatus::Accepted | LinkStatus::Declined) => {
+                    Ok(())
+                }
+                (Some(a), b) if a == b => Ok(()),
+                (None, _) => Err(refuse("PC-2 only the patient asks for a link")),
+                _ => Err(refuse(
+                    "PC-2 a provider only answers a pending request; a revoked link stays revoked",
+                )),
+            }
+        }
+        Principal::System(_) => Err(refuse("PC-2 system clients do not write health-log links")),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -357,88 +445,5 @@ mod tests {
             "extension": [{"url": REPRESENTATION_SCOPE_URL, "valueString": "everything-please"}]});
         let r = representation(&rp);
         assert_eq!(r.map(|r| r.scope), Some(Categories::NONE));
-    }
-}
-
-/// PC-2: who may put a health-log link into which state. The decision point decides on
-/// categories; a link is an administrative record (a Consent) whose *content* carries the
-/// promise, so every write of one is also checked here, with the version before it:
-///
-/// - the patient (or a representative) asks for a link (`proposed`), asks again after a
-///   decline or a revocation, or ends it (`inactive`) at any time; never accepts it;
-/// - a member of staff answers a pending request addressed to their own organisation
-///   (`proposed` → `active` or `rejected`) and nothing else: no new links, no revived ones,
-///   no other organisation's;
-/// - system clients do not write links; operator tools (import, migration) may.
-///
-/// Writes of other resources, and of Consents that are not health-log links before or
-/// after, pass.
-pub fn check_link_change(
-    principal: &Principal,
-    before: Option<&Value>,
-    after: &Value,
-) -> Result<(), crate::Basis> {
-    let link = |v: &Value| match directive(v) {
-        Some(Directive::HealthLogLink {
-            organisation_id,
-            status,
-        }) => Some((organisation_id, status)),
-        _ => None,
-    };
-    let was_link = before.is_some_and(|b| code_in(b.get("category"), DIRECTIVE_SYSTEM) == Some("health-log-link"));
-    let is_link = code_in(after.get("category"), DIRECTIVE_SYSTEM) == Some("health-log-link");
-    if !was_link && !is_link {
-        return Ok(());
-    }
-    let refuse = |rule: &'static str| crate::Basis {
-        policy: crate::POLICY_ID,
-        rule,
-        authorisation_checked: true,
-        relationship_checked: false,
-        consent_checked: true,
-        emergency: false,
-        consent_profile: "none",
-        purpose: "TREAT",
-    };
-    let old = before.and_then(link);
-    let Some((org, status)) = link(after) else {
-        return Err(refuse(
-            "PC-2 a health-log link names the organisation and a known status",
-        ));
-    };
-    if was_link && old.is_none() || before.is_some() && !was_link {
-        return Err(refuse("PC-2 a consent cannot become or stop being a health-log link"));
-    }
-    if let Some((old_org, _)) = &old {
-        if *old_org != org {
-            return Err(refuse("PC-2 a health-log link cannot move to another organisation"));
-        }
-    }
-    let old_status = old.map(|(_, s)| s);
-    match principal {
-        Principal::Operator { .. } => Ok(()),
-        Principal::Patient { .. } | Principal::Representative { .. } => match status {
-            LinkStatus::Requested | LinkStatus::Revoked => Ok(()),
-            _ if old_status == Some(status) => Ok(()),
-            _ => Err(refuse("PC-2 only the provider accepts or declines a link")),
-        },
-        Principal::Staff(s) => {
-            if s.organisation.id != org {
-                return Err(refuse(
-                    "PC-2 a provider answers only link requests addressed to its own organisation",
-                ));
-            }
-            match (old_status, status) {
-                (Some(LinkStatus::Requested), LinkStatus::Accepted | LinkStatus::Declined) => {
-                    Ok(())
-                }
-                (Some(a), b) if a == b => Ok(()),
-                (None, _) => Err(refuse("PC-2 only the patient asks for a link")),
-                _ => Err(refuse(
-                    "PC-2 a provider only answers a pending request; a revoked link stays revoked",
-                )),
-            }
-        }
-        Principal::System(_) => Err(refuse("PC-2 system clients do not write health-log links")),
     }
 }

@@ -246,7 +246,6 @@ fn organisation_from_row(row: &OrganisationRow) -> Option<Organisation> {
 }
 
 impl Vault {
-
     /// A secret for keyed tokens of the web layer (CSRF), derived from the vault's keys,
     /// so that it is the same on every server of one vault and survives restarts.
     pub fn web_secret(&self) -> [u8; 32] {

@@ -324,9 +324,11 @@ impl Vault {
                     Some(row) => self.open_row(row)?,
                     None => None,
                 };
-                if let Err(basis) =
-                    zorgkluis_policy::records::check_link_change(principal, before.as_ref(), &resource)
-                {
+                if let Err(basis) = zorgkluis_policy::records::check_link_change(
+                    principal,
+                    before.as_ref(),
+                    &resource,
+                ) {
                     return Err(self.deny(principal, &basis, code, object).await);
                 }
             }
