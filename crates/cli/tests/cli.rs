@@ -301,7 +301,13 @@ fn demo_prints_the_url_and_one_login_per_role() {
 fn pc8_plain_http_is_refused_on_a_public_address_without_tls_or_a_proxy() {
     let dir = tempfile::tempdir().unwrap();
     let out = zorgkluis(dir.path(), &["serve", "--listen", "0.0.0.0:0"]);
-    assert!(!out.status.success(), "plain HTTP on 0.0.0.0 must not start");
+    assert!(
+        !out.status.success(),
+        "plain HTTP on 0.0.0.0 must not start"
+    );
     let said = text(&out);
-    assert!(said.contains("PC-8") && said.contains("--tls-cert"), "{said}");
+    assert!(
+        said.contains("PC-8") && said.contains("--tls-cert"),
+        "{said}"
+    );
 }

@@ -454,7 +454,10 @@ fn consult_letters_name_the_patient() {
         );
     }
     // Letters follow consults and referrals, which are random: nearly everyone has one.
-    assert!(with_letters >= 45, "only {with_letters} of 50 patients have letters");
+    assert!(
+        with_letters >= 45,
+        "only {with_letters} of 50 patients have letters"
+    );
 }
 
 #[test]

@@ -1048,18 +1048,43 @@ fn pc2_only_the_patient_asks_only_the_addressed_provider_answers_and_revoked_sta
     // The patient asks, and may end the link at any time, but never accepts it.
     assert!(check(&patient, None, &link("gp", "proposed")).is_ok());
     assert!(check(&patient, None, &link("gp", "active")).is_err());
-    assert!(check(&patient, Some(&link("gp", "proposed")), &link("gp", "active")).is_err());
-    assert!(check(&patient, Some(&link("gp", "active")), &link("gp", "inactive")).is_ok());
+    assert!(check(
+        &patient,
+        Some(&link("gp", "proposed")),
+        &link("gp", "active")
+    )
+    .is_err());
+    assert!(check(
+        &patient,
+        Some(&link("gp", "active")),
+        &link("gp", "inactive")
+    )
+    .is_ok());
     // The addressed provider answers a pending request.
     assert!(check(&nurse, Some(&link("gp", "proposed")), &link("gp", "active")).is_ok());
-    assert!(check(&nurse, Some(&link("gp", "proposed")), &link("gp", "rejected")).is_ok());
+    assert!(check(
+        &nurse,
+        Some(&link("gp", "proposed")),
+        &link("gp", "rejected")
+    )
+    .is_ok());
     // ...but cannot make a link itself, revive a revoked one, or answer for another
     // organisation, or move the link to another organisation.
     let refused = check(&nurse, None, &link("gp", "active")).unwrap_err();
     assert!(refused.rule.starts_with("PC-2"), "{}", refused.rule);
     assert!(check(&nurse, Some(&link("gp", "inactive")), &link("gp", "active")).is_err());
-    assert!(check(&other_org_gp, Some(&link("gp", "proposed")), &link("gp", "active")).is_err());
-    assert!(check(&nurse, Some(&link("other", "proposed")), &link("gp", "active")).is_err());
+    assert!(check(
+        &other_org_gp,
+        Some(&link("gp", "proposed")),
+        &link("gp", "active")
+    )
+    .is_err());
+    assert!(check(
+        &nurse,
+        Some(&link("other", "proposed")),
+        &link("gp", "active")
+    )
+    .is_err());
     // Other consents are not links and pass this check (the decision point decides them).
     let other_consent = serde_json::json!({"resourceType": "Consent", "status": "active"});
     assert!(check(&nurse, None, &other_consent).is_ok());

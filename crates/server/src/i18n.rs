@@ -39,9 +39,8 @@ macro_rules! areas {
 }
 
 /// Every translation file. A new area is a new pair of files and a line here.
-const AREAS: &[Area] = areas!(
-    "common", "login", "oauth", "record", "care", "log", "staff", "privacy"
-);
+const AREAS: &[Area] =
+    areas!("common", "login", "oauth", "record", "care", "log", "staff", "privacy");
 
 type Table = HashMap<String, &'static str>;
 
@@ -62,7 +61,10 @@ fn load(table: &mut Table, area: &str, text: &'static str) {
     // The files are part of the build; a broken file is caught by the i18n test, and at
     // run time it only leaves keys untranslated (shown as the key), never a panic.
     let Ok(map) = serde_json::from_str::<HashMap<String, String>>(text) else {
-        tracing::error!(area, "translation file is not a flat JSON object of strings");
+        tracing::error!(
+            area,
+            "translation file is not a flat JSON object of strings"
+        );
         return;
     };
     for (key, value) in map {

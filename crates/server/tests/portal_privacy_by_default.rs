@@ -48,7 +48,11 @@ fn check(reply: &Reply, path: &str) {
     assert!(csp.contains("default-src 'self'"), "{path}: {csp}");
     assert!(!csp.contains("unsafe-inline"), "{path}: {csp}");
     assert!(csp.contains("frame-ancestors 'none'"), "{path}: {csp}");
-    assert_eq!(reply.header("referrer-policy"), Some("no-referrer"), "{path}");
+    assert_eq!(
+        reply.header("referrer-policy"),
+        Some("no-referrer"),
+        "{path}"
+    );
     let body = &reply.body;
     for needle in ["<script", "style=\"", "<style", "<iframe"] {
         assert!(!body.contains(needle), "{path} contains {needle}");

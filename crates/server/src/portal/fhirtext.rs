@@ -131,18 +131,25 @@ mod tests {
     #[test]
     fn texts_of_common_elements() {
         assert_eq!(
-            concept(Some(&json!({"coding": [{"code": "x", "display": "Diabetes"}]}))),
+            concept(Some(
+                &json!({"coding": [{"code": "x", "display": "Diabetes"}]})
+            )),
             "Diabetes"
         );
         assert_eq!(
-            human_name(Some(&json!([{"given": ["Anna", "M."], "family": "de Vries"}]))),
+            human_name(Some(
+                &json!([{"given": ["Anna", "M."], "family": "de Vries"}])
+            )),
             "Anna M. de Vries"
         );
         assert_eq!(
             quantity(Some(&json!({"value": 7.4, "unit": "mmol/L"}))),
             "7.4 mmol/L"
         );
-        assert_eq!(date_text(Some("2026-03-01T09:30:00+01:00")), "01-03-2026 09:30");
+        assert_eq!(
+            date_text(Some("2026-03-01T09:30:00+01:00")),
+            "01-03-2026 09:30"
+        );
         assert_eq!(date_text(Some("2026-03-01")), "01-03-2026");
         assert_eq!(
             parse_date(Some("2026-03-01T09:30:00Z")),

@@ -8,12 +8,12 @@
 //! leaves its audit event; no page reads storage. Errors render as readable pages that
 //! never show internals.
 
+pub mod care;
 pub mod chart;
 pub mod fhirtext;
 pub mod log;
 pub mod privacy;
 pub mod record;
-pub mod care;
 pub mod staff;
 
 use askama::Template;
@@ -291,10 +291,15 @@ impl Portal {
     pub fn chrome(&self, title_key: &str) -> Chrome {
         let principal = self.principal();
         let actor = principal.actor();
-        let name = actor.display.clone().unwrap_or_else(|| actor.user_id.clone());
+        let name = actor
+            .display
+            .clone()
+            .unwrap_or_else(|| actor.user_id.clone());
         let (role, organisation) = match principal {
             Principal::Staff(s) => (
-                self.lang.text(&format!("common.role-{}", s.role.code())).to_owned(),
+                self.lang
+                    .text(&format!("common.role-{}", s.role.code()))
+                    .to_owned(),
                 self.organisation_name
                     .clone()
                     .unwrap_or_else(|| s.organisation.id.clone()),
@@ -537,9 +542,11 @@ where
         parts: &mut Parts,
         state: &S,
     ) -> Result<Option<Self>, Self::Rejection> {
-        Ok(<Portal as FromRequestParts<S>>::from_request_parts(parts, state)
-            .await
-            .ok())
+        Ok(
+            <Portal as FromRequestParts<S>>::from_request_parts(parts, state)
+                .await
+                .ok(),
+        )
     }
 }
 
