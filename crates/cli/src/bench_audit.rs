@@ -60,6 +60,9 @@ pub struct AuditBench {
     pub patient_queries: u32,
     pub user_queries: u32,
     pub seed: u64,
+    /// Seed of the query choices (default: `seed`), so that repeated query phases can
+    /// sample other patients and users.
+    pub query_seed: Option<u64>,
     pub json: Option<PathBuf>,
     /// The SQLite database file, to report its size.
     pub sqlite_file: Option<PathBuf>,
@@ -76,6 +79,7 @@ struct Report {
     users: u32,
     months: u32,
     seed: u64,
+    query_seed: u64,
     events_from: String,
     events_until: String,
     database_bytes: Option<u64>,
@@ -607,7 +611,7 @@ pub async fn run(vault: &Vault, opts: AuditBench) -> Result<()> {
         0.0
     };
     let officer = privacy_officer(vault).await?;
-    let mut rng = ChaCha8Rng::seed_from_u64(opts.seed ^ 0x0ff1_ce00);
+    let mut rng = ChaCha8Rng::seed_from_u64(opts.query_seed.unwrap_or(opts.seed) ^ 0x0ff1_ce00);
 
     // (a) Who viewed this patient: the busiest patient, then random ones.
     let mut patients = vec![0usize];
@@ -685,6 +689,7 @@ pub async fn run(vault: &Vault, opts: AuditBench) -> Result<()> {
         users: opts.users,
         months: opts.months,
         seed: opts.seed,
+        query_seed: opts.query_seed.unwrap_or(opts.seed),
         events_from: rfc3339(world.from),
         events_until: rfc3339(world.until),
         database_bytes: opts.sqlite_file.as_ref().map(|f| {
@@ -770,7 +775,7 @@ fn table(r: &Report) -> String {
         .map(|c| rows.iter().map(|r| r[c].chars().count()).max().unwrap_or(0))
         .collect();
     for row in &rows {
-        out.push_str(" ");
+        out.push(' ');
         for (c, cell) in row.iter().enumerate() {
             let pad = " ".repeat(widths[c] - cell.chars().count());
             // Text left, figures right.
@@ -805,6 +810,7 @@ mod tests {
             patient_queries: 10,
             user_queries: 5,
             seed: 1,
+            query_seed: None,
             json: None,
             sqlite_file: None,
         }

@@ -239,6 +239,10 @@ enum BenchCommand {
         /// Seed of the synthetic trail and of the query choices.
         #[arg(long, default_value_t = 7513)]
         seed: u64,
+        /// Seed of the query choices only (default: --seed): repeated query phases
+        /// (--events 0) sample other patients, users and months.
+        #[arg(long)]
+        query_seed: Option<u64>,
         /// Also write the report as JSON to FILE.
         #[arg(long)]
         json: Option<std::path::PathBuf>,
@@ -516,6 +520,7 @@ async fn run(cli: Cli) -> Result<std::process::ExitCode> {
                     patient_queries,
                     user_queries,
                     seed,
+                    query_seed,
                     json,
                 },
         } => {
@@ -535,6 +540,7 @@ async fn run(cli: Cli) -> Result<std::process::ExitCode> {
                     patient_queries,
                     user_queries,
                     seed,
+                    query_seed,
                     json,
                     sqlite_file,
                 },

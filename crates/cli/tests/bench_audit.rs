@@ -88,5 +88,9 @@ fn bench_audit_fills_a_valid_chain_and_reports_both_queries() {
     assert!(o.status.success(), "{}", text(&o));
     let o = zorgkluis(&real, &["bench", "audit", "--events", "100"]);
     assert!(!o.status.success(), "{}", text(&o));
-    assert!(text(&o).contains("runs only on a data directory"), "{}", text(&o));
+    assert!(
+        text(&o).contains("runs only on a data directory"),
+        "{}",
+        text(&o)
+    );
 }
