@@ -976,12 +976,18 @@ async fn serve(
             bound.addr
         ),
     }
-    println!("  portal:  {url}/  (log in at {url}/login; Nederlands / English)");
+    // Browsers keep `Secure` cookies on http://localhost (a secure context); name it so.
+    let portal = if bound.addr.ip().is_loopback() && scheme == "http" {
+        format!("http://localhost:{}", bound.addr.port())
+    } else {
+        url.clone()
+    };
+    println!("  portal:  {portal}/  (log in at {portal}/login; Nederlands / English)");
     println!("  FHIR:    {url}/fhir  (metadata at {url}/fhir/metadata)");
     println!("  health:  {url}/health");
     if let Some(logins) = demo {
         accounts::print_demo_logins(&logins);
-        println!("Open {url}/login in a browser and log in with one of these.");
+        println!("Open {portal}/login in a browser and log in with one of these.");
     }
     println!("Press Ctrl-C to stop.");
     zorgkluis_server::serve(vault, bound, shutdown_signal()).await?;
