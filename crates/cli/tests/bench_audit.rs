@@ -94,3 +94,48 @@ fn bench_audit_fills_a_valid_chain_and_reports_both_queries() {
         text(&o)
     );
 }
+
+#[tokio::test]
+async fn bench_audit_runs_on_postgresql_too() {
+    let Some(db) = zorgkluis_testkit::postgres().await else {
+        return;
+    };
+    let o = Command::new(env!("CARGO_BIN_EXE_zorgkluis"))
+        .arg("--data-dir")
+        .arg(db.data_dir())
+        .arg("--database-url")
+        .arg(&db.url)
+        .args([
+            "bench",
+            "audit",
+            "--events",
+            "500",
+            "--patients",
+            "20",
+            "--users",
+            "5",
+            "--months",
+            "1",
+            "--patient-queries",
+            "5",
+            "--user-queries",
+            "2",
+        ])
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "{}", text(&o));
+    assert!(
+        text(&o).contains("audit queries on PostgreSQL"),
+        "{}",
+        text(&o)
+    );
+    let o = Command::new(env!("CARGO_BIN_EXE_zorgkluis"))
+        .arg("--data-dir")
+        .arg(db.data_dir())
+        .arg("--database-url")
+        .arg(&db.url)
+        .args(["audit", "verify"])
+        .output()
+        .unwrap();
+    assert!(text(&o).contains("audit chain intact"), "{}", text(&o));
+}

@@ -173,6 +173,25 @@ fn chunk_sizes(mut n: usize) -> Vec<usize> {
     out
 }
 
+/// `(?, …, ?), (?, …)`: anonymous placeholders (SQLite) for `rows` rows of `cols` columns.
+fn anonymous_values_clause(rows: usize, cols: usize) -> String {
+    let row = format!("({})", vec!["?"; cols].join(", "));
+    vec![row; rows].join(", ")
+}
+
+/// Chunks for the audit fold: larger than [`chunk_sizes`], as a fold chains thousands of
+/// events at once.
+fn event_chunk_sizes(mut n: usize) -> Vec<usize> {
+    let mut out = Vec::new();
+    for size in [512, 64, 8, 1] {
+        while n >= size {
+            out.push(size);
+            n -= size;
+        }
+    }
+    out
+}
+
 fn seconds_between(earlier: &str, later: &str) -> i64 {
     use time::format_description::well_known::Rfc3339;
     match (
@@ -516,11 +535,14 @@ impl SqlStore {
         events: &[ChainedEvent],
     ) -> Result<(), StoreError> {
         let mut offset = 0;
-        for size in chunk_sizes(events.len()) {
-            let sql = format!(
-                "INSERT INTO audit_events ({AUDIT_COLUMNS}) VALUES {}",
-                values_clause(size, 10)
-            );
+        for size in event_chunk_sizes(events.len()) {
+            // SQLite: anonymous `?` placeholders. sqlx looks up the name of every numbered
+            // placeholder with a linear scan, which costs the square of the row count.
+            let values = match self.dialect {
+                Dialect::Sqlite => anonymous_values_clause(size, 10),
+                Dialect::Postgres => values_clause(size, 10),
+            };
+            let sql = format!("INSERT INTO audit_events ({AUDIT_COLUMNS}) VALUES {values}");
             let mut q = sqlx::query(&sql);
             for e in &events[offset..offset + size] {
                 q = q
@@ -1255,6 +1277,14 @@ mod tests {
     #[test]
     fn values_clause_numbers_placeholders_in_order() {
         assert_eq!(values_clause(2, 2), "($1, $2), ($3, $4)");
+    }
+
+    #[test]
+    fn anonymous_values_clause_has_one_placeholder_per_value() {
+        assert_eq!(anonymous_values_clause(2, 2), "(?, ?), (?, ?)");
+        for n in 0..2000 {
+            assert_eq!(event_chunk_sizes(n).iter().sum::<usize>(), n);
+        }
     }
 
     #[test]
