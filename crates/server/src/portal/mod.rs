@@ -471,9 +471,6 @@ impl PortalError {
     }
 }
 
-/// A handler's result: a page, or an error page in the user's frame.
-pub type PageResult = Result<Response, (Portal, PortalError)>;
-
 /// Runs a page body; on error renders the error page in the user's frame.
 pub fn page_or_error(portal: &Portal, result: Result<Response, PortalError>) -> Response {
     match result {
@@ -490,8 +487,7 @@ pub fn urlencode(s: &str) -> String {
     form_urlencoded::byte_serialize(s.as_bytes()).collect()
 }
 
-/// A redirect after a successful form post (303, so reload does not resubmit), with a
-/// confirmation key shown by the next page (`?done=<key>`).
+/// A redirect after a successful form post (303, so reload does not resubmit).
 pub fn see_other(path: &str) -> Response {
     Redirect::to(path).into_response()
 }
@@ -505,12 +501,7 @@ pub fn today(state: &AppState) -> time::Date {
 // ---------------------------------------------------------------------------------------
 // Handlers of the frame.
 
-async fn home(
-    axum::extract::State(state): axum::extract::State<AppState>,
-    headers: HeaderMap,
-    parts: Option<Portal>,
-) -> Response {
-    let _ = &state;
+async fn home(headers: HeaderMap, parts: Option<Portal>) -> Response {
     let Some(portal) = parts else {
         let lang = Lang::pick(None, &headers);
         #[derive(Template)]
