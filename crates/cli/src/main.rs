@@ -948,6 +948,7 @@ async fn serve(
     behind_tls_proxy: bool,
     demo: Option<Vec<accounts::DemoLogin>>,
 ) -> Result<()> {
+    let shutdown = shutdown_signal();
     let mut bound = zorgkluis_server::bind(&settings.listen).await?;
     let scheme = if tls.is_some() { "https" } else { "http" };
     let url = format!("{scheme}://{}", bound.addr);
@@ -990,26 +991,37 @@ async fn serve(
         println!("Open {portal}/login in a browser and log in with one of these.");
     }
     println!("Press Ctrl-C to stop.");
-    zorgkluis_server::serve(vault, bound, shutdown_signal()).await?;
+    zorgkluis_server::serve(vault, bound, shutdown).await?;
     println!("stopped; audit trail flushed");
     Ok(())
 }
 
-async fn shutdown_signal() {
-    let ctrl_c = async {
-        let _ = tokio::signal::ctrl_c().await;
-    };
-    #[cfg(unix)]
-    let term = async {
-        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
-            Ok(mut s) => {
-                s.recv().await;
+/// SIGTERM or SIGINT (Ctrl-C). The handlers are registered when this is called, not when
+/// the future is first polled, so a signal that arrives while the server is still starting
+/// (after the URL and logins are printed) stops it cleanly instead of killing it.
+#[cfg(unix)]
+fn shutdown_signal() -> impl std::future::Future<Output = ()> {
+    use tokio::signal::unix::{signal, SignalKind};
+    let term = signal(SignalKind::terminate());
+    let int = signal(SignalKind::interrupt());
+    async move {
+        match (term, int) {
+            (Ok(mut term), Ok(mut int)) => {
+                tokio::select! {
+                    _ = term.recv() => {},
+                    _ = int.recv() => {},
+                }
             }
-            Err(_) => std::future::pending::<()>().await,
+            _ => {
+                let _ = tokio::signal::ctrl_c().await;
+            }
         }
-    };
-    tokio::select! {
-        _ = ctrl_c => {},
-        _ = term => {},
+    }
+}
+
+#[cfg(not(unix))]
+fn shutdown_signal() -> impl std::future::Future<Output = ()> {
+    async {
+        let _ = tokio::signal::ctrl_c().await;
     }
 }
