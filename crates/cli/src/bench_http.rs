@@ -1,8 +1,10 @@
 //! `zorgkluis bench http`: load on a running FHIR server over loopback HTTP (see
-//! `zorgkluis_load`): discovery through FHIR search, then a timed phase with one
-//! keep-alive connection per worker; prints a table and optionally writes the JSON report.
+//! `zorgkluis_load`): optionally a set-up of new patients (with a progress bar), discovery
+//! through FHIR search, then a timed phase with one keep-alive connection per worker;
+//! prints a table and optionally writes the JSON report.
 
 use std::path::PathBuf;
+use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::{Context, Result};
@@ -20,6 +22,10 @@ pub struct HttpBench {
     pub requests: Option<u64>,
     pub server_pid: Option<u32>,
     pub seed: u64,
+    /// Patients to create before discovery (0: none).
+    pub setup_patients: u32,
+    /// Observations per set-up patient.
+    pub setup_observations: u32,
     pub json: Option<PathBuf>,
 }
 
@@ -30,6 +36,31 @@ pub async fn run(opts: HttpBench) -> Result<()> {
         (None, Some(c)) => Auth::Cookie(c),
         (None, None) => Auth::None,
     };
+    let budget = opts
+        .requests
+        .map_or_else(String::new, |n| format!(", at most {n} requests"));
+    println!(
+        "{workload} load on {}: {} workers, {} s{budget} …",
+        opts.url, opts.concurrency, opts.duration
+    );
+    let bar = (opts.setup_patients > 0).then(|| {
+        println!(
+            "set-up: {} patients with {} observations each ({} resources) …",
+            opts.setup_patients,
+            opts.setup_observations,
+            u64::from(opts.setup_patients) * (1 + u64::from(opts.setup_observations))
+        );
+        crate::generate::bar(0, "set-up")
+    });
+    let progress = bar.clone().map(|bar| -> zorgkluis_load::Progress {
+        Arc::new(move |done, total| {
+            bar.set_length(total);
+            bar.set_position(done);
+            if done >= total {
+                bar.finish_and_clear();
+            }
+        })
+    });
     let config = LoadConfig {
         base_url: opts.url.clone(),
         auth,
@@ -39,15 +70,16 @@ pub async fn run(opts: HttpBench) -> Result<()> {
         max_requests: opts.requests,
         server_pid: opts.server_pid,
         seed: opts.seed,
+        setup_patients: opts.setup_patients,
+        setup_observations: opts.setup_observations,
+        progress,
     };
-    let budget = opts
-        .requests
-        .map_or_else(String::new, |n| format!(", at most {n} requests"));
-    println!(
-        "{workload} load on {}: {} workers, {} s{budget} …",
-        opts.url, opts.concurrency, opts.duration
-    );
-    let report = zorgkluis_load::run(config).await?;
+    let result = zorgkluis_load::run(config).await;
+    if let Some(bar) = bar {
+        // Also when the set-up stopped half-way.
+        bar.finish_and_clear();
+    }
+    let report = result?;
     print!("{}", report.table());
     if let Some(path) = opts.json {
         let text = serde_json::to_string_pretty(&report)?;

@@ -1,8 +1,10 @@
 //! HTTP load tool for a FHIR R4 server on loopback (`zorgkluis bench http`).
 //!
-//! [`run`] first discovers what to ask for, through FHIR search only (`Patient?_count=…`
-//! following `next` links, then `Observation?patient=…` for a sample of those patients), and
-//! then lets `concurrency` workers, each on one keep-alive connection, send requests of the
+//! [`run`] optionally first creates patients with observations through standard FHIR
+//! (`transaction` Bundles, or single creates for servers without transactions; see
+//! [`LoadConfig::setup_patients`]), then discovers what to ask for, through FHIR search only
+//! (`Patient?_count=…` following `next` links, then `Observation?patient=…` for a sample of
+//! those patients), and then lets `concurrency` workers, each on one keep-alive connection, send requests of the
 //! chosen [`Workload`] until the duration is over or the request budget is spent. The
 //! [`Report`] gives throughput, latency percentiles, answers by error status, transport
 //! errors and, when the server's process id is given, its peak resident memory.
@@ -39,6 +41,11 @@ pub const DISCOVERY_OBSERVATIONS_PER_PATIENT: usize = 50;
 pub const REQUEST_TIMEOUT: Duration = Duration::from_secs(30);
 /// Search pages followed at most during discovery (a guard against `next` loops).
 const DISCOVERY_PAGES: usize = 200;
+/// Observations in each `transaction` Bundle of the [`Workload::Bulk`] workload, next to
+/// their one new Patient.
+pub const BULK_OBSERVATIONS: u32 = 20;
+/// Observations per set-up patient unless told otherwise ([`LoadConfig::setup_observations`]).
+pub const SETUP_OBSERVATIONS: u32 = 20;
 
 /// How the load tool authenticates.
 #[derive(Clone, PartialEq, Eq)]
@@ -97,21 +104,33 @@ pub enum Workload {
     /// Standard FHIR R4 interactions only, for any server: 60% read, 20%
     /// `Observation?subject=Patient/[id]`, 10% `POST Patient`, 10% `POST Observation`.
     Generic,
+    /// Bulk import: `POST [base]` of a `transaction` Bundle with one new Patient and
+    /// [`BULK_OBSERVATIONS`] Observations about it (standard FHIR R4; a 200 answer is a
+    /// success). Needs no discovered patients.
+    Bulk,
 }
 
 impl Workload {
     /// Every workload.
-    pub const ALL: [Workload; 6] = [
+    pub const ALL: [Workload; 7] = [
         Self::Read,
         Self::Search,
         Self::Mixed,
         Self::Everything,
         Self::Create,
         Self::Generic,
+        Self::Bulk,
     ];
     /// Their names, as [`FromStr`] takes them.
-    pub const NAMES: [&'static str; 6] =
-        ["read", "search", "mixed", "everything", "create", "generic"];
+    pub const NAMES: [&'static str; 7] = [
+        "read",
+        "search",
+        "mixed",
+        "everything",
+        "create",
+        "generic",
+        "bulk",
+    ];
 
     /// The name (`read`, `search`, …).
     pub fn as_str(self) -> &'static str {
@@ -122,6 +141,7 @@ impl Workload {
             Self::Everything => "everything",
             Self::Create => "create",
             Self::Generic => "generic",
+            Self::Bulk => "bulk",
         }
     }
 }
@@ -147,8 +167,11 @@ impl FromStr for Workload {
     }
 }
 
+/// A progress callback: `(done, total)`, in resources (see [`LoadConfig::progress`]).
+pub type Progress = Arc<dyn Fn(u64, u64) + Send + Sync>;
+
 /// One load run.
-#[derive(Debug, Clone)]
+#[derive(Clone)]
 pub struct LoadConfig {
     /// The FHIR base, e.g. `http://127.0.0.1:8080/fhir`; loopback only.
     pub base_url: String,
@@ -166,11 +189,45 @@ pub struct LoadConfig {
     pub server_pid: Option<u32>,
     /// Seed of every random choice.
     pub seed: u64,
+    /// Patients to create before discovery (0: none), each with
+    /// [`setup_observations`](Self::setup_observations) Observations: one standard
+    /// `transaction` Bundle per patient, `concurrency` of them in flight; when the server
+    /// answers a transaction with a 4xx, single `POST Patient` and `POST Observation`
+    /// instead (see [`Report::setup_transaction_refused`]). Any set-up resource that fails
+    /// stops the run ([`LoadError::Setup`]).
+    pub setup_patients: u32,
+    /// Observations per set-up patient.
+    pub setup_observations: u32,
+    /// Called during set-up with `(resources created, resources to create)`, from any
+    /// thread, in increasing order of the first figure.
+    pub progress: Option<Progress>,
+}
+
+impl fmt::Debug for LoadConfig {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("LoadConfig")
+            .field("base_url", &self.base_url)
+            .field("auth", &self.auth)
+            .field("workload", &self.workload)
+            .field("concurrency", &self.concurrency)
+            .field("duration", &self.duration)
+            .field("max_requests", &self.max_requests)
+            .field("server_pid", &self.server_pid)
+            .field("seed", &self.seed)
+            .field("setup_patients", &self.setup_patients)
+            .field("setup_observations", &self.setup_observations)
+            .field(
+                "progress",
+                &self.progress.as_ref().map(|_| "Fn(done, total)"),
+            )
+            .finish()
+    }
 }
 
 impl LoadConfig {
     /// A configuration with the defaults of `zorgkluis bench http`: 16 workers, 30 s, no
-    /// request budget, no memory sampling, seed 7513.
+    /// request budget, no memory sampling, seed 7513, no set-up (but
+    /// [`SETUP_OBSERVATIONS`] per set-up patient once `setup_patients` is set).
     pub fn new(base_url: impl Into<String>, auth: Auth, workload: Workload) -> Self {
         Self {
             base_url: base_url.into(),
@@ -181,6 +238,9 @@ impl LoadConfig {
             max_requests: None,
             server_pid: None,
             seed: 7513,
+            setup_patients: 0,
+            setup_observations: SETUP_OBSERVATIONS,
+            progress: None,
         }
     }
 }
@@ -225,6 +285,18 @@ pub enum LoadError {
     /// Discovery found nothing to work with.
     #[error("discovery: {0}")]
     NothingFound(String),
+    /// A set-up request did not succeed.
+    #[error("set-up: {method} {url} answered {status}: {body}")]
+    Setup {
+        /// `POST`.
+        method: &'static str,
+        /// What was asked.
+        url: String,
+        /// The HTTP status.
+        status: u16,
+        /// The start of the answer.
+        body: String,
+    },
     /// The server's process cannot be observed.
     #[error("cannot read /proc/{pid}/status: {source}")]
     ServerPid {
@@ -248,12 +320,22 @@ pub struct Report {
     pub observations: usize,
     /// Seconds discovery took (not part of the timed phase).
     pub discovery_seconds: f64,
+    /// Resources created by the set-up (0 without set-up).
+    pub setup_resources: u64,
+    /// Seconds the set-up took (before discovery, not part of the timed phase).
+    pub setup_seconds: f64,
+    /// The status with which the server refused the set-up's `transaction` Bundle, when it
+    /// did (the set-up then created every resource on its own).
+    pub setup_transaction_refused: Option<u16>,
     /// Requests answered (any status) in the timed phase.
     pub requests: u64,
     /// Length of the timed phase.
     pub seconds: f64,
     /// Requests answered per second.
     pub rps: f64,
+    /// Resources created by successful answers of the timed phase: 1 per create, 1 +
+    /// [`BULK_OBSERVATIONS`] per bulk Bundle, none for reads and searches.
+    pub resources_written: u64,
     /// Median latency, µs.
     pub p50_us: u64,
     /// 95th percentile latency, µs.
@@ -289,14 +371,45 @@ impl Report {
                 "discovery (s)".into(),
                 format!("{:.2}", self.discovery_seconds),
             ),
+        ];
+        if self.setup_resources > 0 || self.setup_transaction_refused.is_some() {
+            rows.insert(
+                2,
+                (
+                    "set-up (resources / s)".into(),
+                    format!("{} / {:.2}", self.setup_resources, self.setup_seconds),
+                ),
+            );
+        }
+        if let Some(status) = self.setup_transaction_refused {
+            rows.insert(
+                3,
+                (
+                    "set-up transaction refused".into(),
+                    format!("{status}: single creates used"),
+                ),
+            );
+        }
+        rows.extend([
             ("requests".into(), self.requests.to_string()),
             ("seconds".into(), format!("{:.2}", self.seconds)),
             ("requests/s".into(), format!("{:.1}", self.rps)),
+        ]);
+        if self.resources_written > 0 {
+            rows.push((
+                "resources written/s".into(),
+                format!(
+                    "{:.1}",
+                    self.resources_written as f64 / self.seconds.max(1e-9)
+                ),
+            ));
+        }
+        rows.extend([
             ("latency p50 (µs)".into(), self.p50_us.to_string()),
             ("latency p95 (µs)".into(), self.p95_us.to_string()),
             ("latency p99 (µs)".into(), self.p99_us.to_string()),
             ("latency max (µs)".into(), self.max_us.to_string()),
-        ];
+        ]);
         if self.errors_by_status.is_empty() {
             rows.push(("error answers".into(), "0".into()));
         } else {
@@ -450,22 +563,31 @@ fn link_target(url: &str) -> Option<String> {
     Some(rest[i..].to_owned())
 }
 
+/// One request outside the timed phase; a transport error or a timeout stops the run.
+async fn send(
+    conn: &mut Connection,
+    target: &Target,
+    method: &str,
+    path: &str,
+    body: Option<&[u8]>,
+) -> Result<http::Response, LoadError> {
+    let url = format!("http://{}{path}", target.host);
+    tokio::time::timeout(REQUEST_TIMEOUT, conn.request(method, path, body))
+        .await
+        .map_err(|_| LoadError::Connect {
+            url: url.clone(),
+            source: std::io::Error::new(std::io::ErrorKind::TimedOut, "timed out"),
+        })?
+        .map_err(|source| LoadError::Connect { url, source })
+}
+
 async fn search_page(
     conn: &mut Connection,
     target: &Target,
     path: &str,
 ) -> Result<Value, LoadError> {
     let url = format!("http://{}{path}", target.host);
-    let r = tokio::time::timeout(REQUEST_TIMEOUT, conn.request("GET", path, None))
-        .await
-        .map_err(|_| LoadError::Connect {
-            url: url.clone(),
-            source: std::io::Error::new(std::io::ErrorKind::TimedOut, "timed out"),
-        })?
-        .map_err(|source| LoadError::Connect {
-            url: url.clone(),
-            source,
-        })?;
+    let r = send(conn, target, "GET", path, None).await?;
     if r.status != 200 {
         return Err(LoadError::Discovery {
             url,
@@ -547,7 +669,8 @@ async fn discover(
             next = n;
         }
     }
-    if patients.is_empty() {
+    // The bulk workload writes new patients only: an empty server is fine.
+    if patients.is_empty() && workload != Workload::Bulk {
         return Err(LoadError::NothingFound(format!(
             "{base}/Patient found no patients visible to these credentials"
         )));
@@ -589,6 +712,27 @@ enum Op {
     Everything,
     CreateObservation,
     CreatePatient,
+    /// A `transaction` Bundle of one Patient and [`BULK_OBSERVATIONS`] Observations.
+    Bulk,
+}
+
+impl Op {
+    /// Resources a successful answer created.
+    fn resources(&self) -> u64 {
+        match self {
+            Self::Read | Self::Search | Self::Everything => 0,
+            Self::CreateObservation | Self::CreatePatient => 1,
+            Self::Bulk => 1 + u64::from(BULK_OBSERVATIONS),
+        }
+    }
+
+    /// Whether `status` is a success: 200 for a transaction, any 2xx otherwise.
+    fn succeeded(&self, status: u16) -> bool {
+        match self {
+            Self::Bulk => status == 200,
+            _ => (200..300).contains(&status),
+        }
+    }
 }
 
 fn pick(workload: Workload, rng: &mut ChaCha8Rng) -> Op {
@@ -609,10 +753,13 @@ fn pick(workload: Workload, rng: &mut ChaCha8Rng) -> Op {
             80..90 => Op::CreateObservation,
             _ => Op::CreatePatient,
         },
+        Workload::Bulk => Op::Bulk,
     }
 }
 
-fn new_observation(patient: &str, rng: &mut ChaCha8Rng) -> Value {
+/// A new Observation (HbA1c) about `subject`, a reference such as `Patient/[id]` or a
+/// `urn:uuid:` full URL of the same transaction.
+fn new_observation(subject: &str, rng: &mut ChaCha8Rng) -> Value {
     let date = format!(
         "2025-{:02}-{:02}",
         rng.gen_range(1..=12),
@@ -624,12 +771,13 @@ fn new_observation(patient: &str, rng: &mut ChaCha8Rng) -> Value {
         "status": "final",
         "category": [{"coding": [{"system": "http://terminology.hl7.org/CodeSystem/observation-category", "code": "laboratory"}]}],
         "code": {"coding": [{"system": "http://loinc.org", "code": "4548-4", "display": "Hemoglobin A1c/Hemoglobin.total in Blood"}]},
-        "subject": {"reference": format!("Patient/{patient}")},
+        "subject": {"reference": subject},
         "effectiveDateTime": date,
         "valueQuantity": {"value": value, "unit": "mmol/mol", "system": "http://unitsofmeasure.org", "code": "mmol/mol"}
     })
 }
 
+/// A new Patient.
 fn new_patient(rng: &mut ChaCha8Rng) -> Value {
     const FAMILY: [&str; 6] = ["de Vries", "Jansen", "Bakker", "Visser", "Smit", "Meijer"];
     const GIVEN: [&str; 6] = ["Anna", "Daan", "Emma", "Sem", "Julia", "Lucas"];
@@ -642,12 +790,58 @@ fn new_patient(rng: &mut ChaCha8Rng) -> Value {
     })
 }
 
+/// A random (version 4) `urn:uuid:` full URL.
+fn urn_uuid(rng: &mut ChaCha8Rng) -> String {
+    let mut b: [u8; 16] = rng.gen();
+    b[6] = (b[6] & 0x0f) | 0x40;
+    b[8] = (b[8] & 0x3f) | 0x80;
+    let hex: String = b.iter().map(|x| format!("{x:02x}")).collect();
+    format!(
+        "urn:uuid:{}-{}-{}-{}-{}",
+        &hex[0..8],
+        &hex[8..12],
+        &hex[12..16],
+        &hex[16..20],
+        &hex[20..32]
+    )
+}
+
+/// A FHIR R4 `transaction` Bundle: one new Patient (full URL `urn:uuid:…`) and
+/// `observations` new Observations whose subject is that full URL, all `POST`.
+fn patient_bundle(observations: u32, rng: &mut ChaCha8Rng) -> Value {
+    let patient_url = urn_uuid(rng);
+    let mut entries = Vec::with_capacity(observations as usize + 1);
+    entries.push(json!({
+        "fullUrl": patient_url,
+        "resource": new_patient(rng),
+        "request": {"method": "POST", "url": "Patient"}
+    }));
+    for _ in 0..observations {
+        entries.push(json!({
+            "fullUrl": urn_uuid(rng),
+            "resource": new_observation(&patient_url, rng),
+            "request": {"method": "POST", "url": "Observation"}
+        }));
+    }
+    json!({"resourceType": "Bundle", "type": "transaction", "entry": entries})
+}
+
+/// The request target of `POST [base]` (batches and transactions).
+fn root_path(base_path: &str) -> &str {
+    if base_path.is_empty() {
+        "/"
+    } else {
+        base_path
+    }
+}
+
 /// What one worker measured.
 #[derive(Default)]
 struct Tally {
     latencies_us: Vec<u64>,
     errors_by_status: BTreeMap<u16, u64>,
     transport_errors: u64,
+    resources_written: u64,
 }
 
 struct Shared {
@@ -658,6 +852,11 @@ struct Shared {
     deadline: Instant,
     budget: Option<u64>,
     issued: AtomicU64,
+}
+
+/// One of `list`, at random; discovery leaves it non-empty for the workloads that use it.
+fn any<'a>(list: &'a [String], rng: &mut ChaCha8Rng) -> &'a str {
+    list.choose(rng).map_or("", String::as_str)
 }
 
 async fn worker(shared: Arc<Shared>, mut rng: ChaCha8Rng) -> Tally {
@@ -675,27 +874,41 @@ async fn worker(shared: Arc<Shared>, mut rng: ChaCha8Rng) -> Tally {
                 break;
             }
         }
-        let patient = &s.found.patients[rng.gen_range(0..s.found.patients.len())];
-        let (method, path, body) = match pick(s.workload, &mut rng) {
+        let op = pick(s.workload, &mut rng);
+        let (method, path, body) = match op {
             Op::Read => {
                 let (rt, id) = &s.found.reads[rng.gen_range(0..s.found.reads.len())];
                 ("GET", format!("{base}/{rt}/{id}"), None)
             }
-            Op::Search => (
-                "GET",
-                format!("{base}/{}", observation_search(generic, patient, 50)),
-                None,
-            ),
-            Op::Everything => ("GET", format!("{base}/Patient/{patient}/$everything"), None),
-            Op::CreateObservation => (
-                "POST",
-                format!("{base}/Observation"),
-                Some(new_observation(patient, &mut rng).to_string()),
-            ),
+            Op::Search => {
+                let patient = any(&s.found.patients, &mut rng);
+                (
+                    "GET",
+                    format!("{base}/{}", observation_search(generic, patient, 50)),
+                    None,
+                )
+            }
+            Op::Everything => {
+                let patient = any(&s.found.patients, &mut rng);
+                ("GET", format!("{base}/Patient/{patient}/$everything"), None)
+            }
+            Op::CreateObservation => {
+                let subject = format!("Patient/{}", any(&s.found.patients, &mut rng));
+                (
+                    "POST",
+                    format!("{base}/Observation"),
+                    Some(new_observation(&subject, &mut rng).to_string()),
+                )
+            }
             Op::CreatePatient => (
                 "POST",
                 format!("{base}/Patient"),
                 Some(new_patient(&mut rng).to_string()),
+            ),
+            Op::Bulk => (
+                "POST",
+                root_path(base).to_owned(),
+                Some(patient_bundle(BULK_OBSERVATIONS, &mut rng).to_string()),
             ),
         };
         let started = Instant::now();
@@ -711,6 +924,8 @@ async fn worker(shared: Arc<Shared>, mut rng: ChaCha8Rng) -> Tally {
                     .push(u64::try_from(started.elapsed().as_micros()).unwrap_or(u64::MAX));
                 if r.status >= 400 {
                     *tally.errors_by_status.entry(r.status).or_default() += 1;
+                } else if op.succeeded(r.status) {
+                    tally.resources_written += op.resources();
                 }
             }
             Ok(Err(_)) => tally.transport_errors += 1,
@@ -766,7 +981,248 @@ fn worker_seed(seed: u64, worker: usize) -> u64 {
     seed ^ (worker as u64 + 1).wrapping_mul(0x9E37_79B9_7F4A_7C15)
 }
 
-/// Discovers targets, runs the timed phase and reports.
+/// How the set-up creates a patient with its observations.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum SetupMode {
+    /// One `transaction` Bundle.
+    Transaction,
+    /// `POST Patient`, then `POST Observation` one by one.
+    Single,
+}
+
+/// Shared by the set-up tasks.
+struct Setup {
+    target: Target,
+    extra: String,
+    observations: u32,
+    patients: u64,
+    /// The index of the next patient to create.
+    next: AtomicU64,
+    /// A task failed: the others take no new patients.
+    failed: AtomicBool,
+    /// Resources created so far (behind a lock so progress is reported in order).
+    done: std::sync::Mutex<u64>,
+    total: u64,
+    progress: Option<Progress>,
+    /// The status and start of the answer with which a transaction was refused.
+    refusal: std::sync::OnceLock<(u16, String)>,
+}
+
+impl Setup {
+    fn advance(&self, n: u64) {
+        let mut done = self
+            .done
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        *done += n;
+        if let Some(p) = &self.progress {
+            p(*done, self.total);
+        }
+    }
+
+    fn done(&self) -> u64 {
+        *self
+            .done
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+
+    fn connection(&self) -> Connection {
+        Connection::new(
+            self.target.addr,
+            self.target.host.clone(),
+            self.extra.clone(),
+        )
+    }
+
+    /// The error for an unsuccessful answer to `POST path`.
+    fn failure(&self, path: &str, status: u16, body: String) -> LoadError {
+        let body = match self.refusal.get() {
+            Some((s, b)) => format!("{body} (a transaction Bundle was refused before: {s}: {b})"),
+            None => body,
+        };
+        LoadError::Setup {
+            method: "POST",
+            url: format!("http://{}{path}", self.target.host),
+            status,
+            body,
+        }
+    }
+
+    /// `POST path` of `body`; the answer when it is a 2xx.
+    async fn post(
+        &self,
+        conn: &mut Connection,
+        path: &str,
+        body: &Value,
+    ) -> Result<http::Response, LoadError> {
+        let r = send(
+            conn,
+            &self.target,
+            "POST",
+            path,
+            Some(body.to_string().as_bytes()),
+        )
+        .await?;
+        if !(200..300).contains(&r.status) {
+            return Err(self.failure(path, r.status, snippet(&r.body)));
+        }
+        Ok(r)
+    }
+
+    /// Creates one patient with its observations.
+    async fn patient(
+        &self,
+        conn: &mut Connection,
+        mode: SetupMode,
+        rng: &mut ChaCha8Rng,
+    ) -> Result<(), LoadError> {
+        let base = &self.target.base_path;
+        match mode {
+            SetupMode::Transaction => {
+                let bundle = patient_bundle(self.observations, rng);
+                self.post(conn, root_path(base), &bundle).await?;
+                self.advance(1 + u64::from(self.observations));
+            }
+            SetupMode::Single => {
+                let path = format!("{base}/Patient");
+                let r = self.post(conn, &path, &new_patient(rng)).await?;
+                let id = created_id(&r, "Patient").ok_or_else(|| {
+                    self.failure(
+                        &path,
+                        r.status,
+                        format!(
+                            "neither the answer nor its Location names the new Patient: {}",
+                            snippet(&r.body)
+                        ),
+                    )
+                })?;
+                self.advance(1);
+                let subject = format!("Patient/{id}");
+                let path = format!("{base}/Observation");
+                for _ in 0..self.observations {
+                    self.post(conn, &path, &new_observation(&subject, rng))
+                        .await?;
+                    self.advance(1);
+                }
+            }
+        }
+        Ok(())
+    }
+}
+
+/// The id of the resource of type `rt` a create answered with: the body's `id`, else the
+/// one in `Location` (`…/[rt]/[id]/_history/…`).
+fn created_id(r: &http::Response, rt: &str) -> Option<String> {
+    if let Ok(v) = serde_json::from_slice::<Value>(&r.body) {
+        if v.get("resourceType").and_then(Value::as_str) == Some(rt) {
+            if let Some(id) = v.get("id").and_then(Value::as_str) {
+                return Some(id.to_owned());
+            }
+        }
+    }
+    let location = r
+        .header("location")
+        .or_else(|| r.header("content-location"))?;
+    let mut parts = location.split(['/', '?']);
+    parts.by_ref().find(|p| *p == rt)?;
+    parts.next().filter(|id| !id.is_empty()).map(str::to_owned)
+}
+
+/// What the set-up did.
+struct SetupDone {
+    resources: u64,
+    transaction_refused: Option<u16>,
+}
+
+/// Creates `config.setup_patients` patients with their observations: the first one alone,
+/// to find out whether the server takes transactions, then the others with `concurrency`
+/// connections.
+async fn setup(config: &LoadConfig, target: &Target, extra: &str) -> Result<SetupDone, LoadError> {
+    let per_patient = 1 + u64::from(config.setup_observations);
+    let patients = u64::from(config.setup_patients);
+    let s = Arc::new(Setup {
+        target: target.clone(),
+        extra: extra.to_owned(),
+        observations: config.setup_observations,
+        patients,
+        next: AtomicU64::new(1),
+        failed: AtomicBool::new(false),
+        done: std::sync::Mutex::new(0),
+        total: patients * per_patient,
+        progress: config.progress.clone(),
+        refusal: std::sync::OnceLock::new(),
+    });
+    if let Some(p) = &s.progress {
+        p(0, s.total);
+    }
+    let seed = !config.seed;
+    let mut rng = ChaCha8Rng::seed_from_u64(worker_seed(seed, 0));
+    let mut conn = s.connection();
+    let path = root_path(&target.base_path);
+    let bundle = patient_bundle(config.setup_observations, &mut rng);
+    let r = send(
+        &mut conn,
+        target,
+        "POST",
+        path,
+        Some(bundle.to_string().as_bytes()),
+    )
+    .await?;
+    let mode = match r.status {
+        200..300 => {
+            s.advance(per_patient);
+            SetupMode::Transaction
+        }
+        // No transactions here (or not this one): single creates, which tell more if they
+        // fail as well.
+        400..500 => {
+            let _ = s.refusal.set((r.status, snippet(&r.body)));
+            s.patient(&mut conn, SetupMode::Single, &mut rng).await?;
+            SetupMode::Single
+        }
+        status => return Err(s.failure(path, status, snippet(&r.body))),
+    };
+    let tasks = (patients - 1).min(config.concurrency as u64) as usize;
+    let mut set = tokio::task::JoinSet::new();
+    for i in 0..tasks {
+        let s = s.clone();
+        let mut rng = ChaCha8Rng::seed_from_u64(worker_seed(seed, i + 1));
+        set.spawn(async move {
+            let mut conn = s.connection();
+            while !s.failed.load(Ordering::Relaxed)
+                && s.next.fetch_add(1, Ordering::Relaxed) < s.patients
+            {
+                if let Err(e) = s.patient(&mut conn, mode, &mut rng).await {
+                    s.failed.store(true, Ordering::Relaxed);
+                    return Err(e);
+                }
+            }
+            Ok(())
+        });
+    }
+    let mut failure = None;
+    while let Some(joined) = set.join_next().await {
+        match joined {
+            Ok(Ok(())) => {}
+            Ok(Err(e)) => {
+                failure.get_or_insert(e);
+            }
+            Err(e) if e.is_panic() => std::panic::resume_unwind(e.into_panic()),
+            Err(_) => {}
+        }
+    }
+    if let Some(e) = failure {
+        return Err(e);
+    }
+    Ok(SetupDone {
+        resources: s.done(),
+        transaction_refused: s.refusal.get().map(|(status, _)| *status),
+    })
+}
+
+/// Optionally creates patients (set-up), discovers targets, runs the timed phase and
+/// reports.
 pub async fn run(config: LoadConfig) -> Result<Report, LoadError> {
     let target = target(&config.base_url).await?;
     if config.concurrency == 0 {
@@ -776,6 +1232,17 @@ pub async fn run(config: LoadConfig) -> Result<Report, LoadError> {
     if let Some(pid) = config.server_pid {
         rss_kib(pid).map_err(|source| LoadError::ServerPid { pid, source })?;
     }
+    let (done, setup_seconds) = if config.setup_patients > 0 {
+        let started = Instant::now();
+        let done = setup(&config, &target, &extra).await?;
+        (done, started.elapsed().as_secs_f64())
+    } else {
+        let none = SetupDone {
+            resources: 0,
+            transaction_refused: None,
+        };
+        (none, 0.0)
+    };
     let mut rng = ChaCha8Rng::seed_from_u64(config.seed);
     let discovery_started = Instant::now();
     let found = discover(&target, &extra, config.workload, &mut rng).await?;
@@ -805,6 +1272,7 @@ pub async fn run(config: LoadConfig) -> Result<Report, LoadError> {
     let mut latencies = Vec::new();
     let mut errors_by_status: BTreeMap<u16, u64> = BTreeMap::new();
     let mut transport_errors = 0;
+    let mut resources_written = 0;
     for w in workers {
         // A worker that panicked is a bug here, not the server's; count nothing for it.
         let Ok(t) = w.await else { continue };
@@ -813,6 +1281,7 @@ pub async fn run(config: LoadConfig) -> Result<Report, LoadError> {
             *errors_by_status.entry(s).or_default() += n;
         }
         transport_errors += t.transport_errors;
+        resources_written += t.resources_written;
     }
     let seconds = started.elapsed().as_secs_f64();
     stop.store(true, Ordering::Relaxed);
@@ -828,6 +1297,9 @@ pub async fn run(config: LoadConfig) -> Result<Report, LoadError> {
         patients,
         observations,
         discovery_seconds,
+        setup_resources: done.resources,
+        setup_seconds,
+        setup_transaction_refused: done.transaction_refused,
         requests,
         seconds,
         rps: if seconds > 0.0 {
@@ -835,6 +1307,7 @@ pub async fn run(config: LoadConfig) -> Result<Report, LoadError> {
         } else {
             0.0
         },
+        resources_written,
         p50_us: percentile(&latencies, 0.50),
         p95_us: percentile(&latencies, 0.95),
         p99_us: percentile(&latencies, 0.99),
@@ -893,7 +1366,9 @@ mod tests {
             assert_eq!(n.parse::<Workload>().unwrap(), w);
             assert_eq!(w.to_string(), n);
         }
-        assert!("bulk".parse::<Workload>().is_err());
+        assert_eq!(" BULK ".parse::<Workload>().unwrap(), Workload::Bulk);
+        assert!("import".parse::<Workload>().is_err());
+        assert_eq!(Workload::ALL.len(), Workload::NAMES.len());
     }
 
     #[test]
@@ -929,9 +1404,13 @@ mod tests {
             patients: 1,
             observations: 3,
             discovery_seconds: 0.01,
+            setup_resources: 0,
+            setup_seconds: 0.0,
+            setup_transaction_refused: None,
             requests: 100,
             seconds: 1.0,
             rps: 100.0,
+            resources_written: 0,
             p50_us: 10,
             p95_us: 20,
             p99_us: 30,
@@ -948,5 +1427,127 @@ mod tests {
         assert_eq!(v["workload"], "mixed");
         assert_eq!(v["errors_by_status"]["404"], 2);
         assert_eq!(v["peak_rss_kib"], 2048);
+        assert!(!table.contains("resources written/s") && !table.contains("set-up"));
+
+        let bulk = Report {
+            workload: Workload::Bulk,
+            setup_resources: 63,
+            setup_seconds: 0.5,
+            setup_transaction_refused: Some(400),
+            seconds: 2.0,
+            resources_written: 210,
+            ..report
+        };
+        let table = bulk.table();
+        let widths: Vec<usize> = table.lines().map(|l| l.chars().count()).collect();
+        assert!(widths.windows(2).all(|w| w[0] == w[1]), "{table}");
+        let row = |label: &str| {
+            table
+                .lines()
+                .find(|l| l.trim_start().starts_with(label))
+                .map(|l| l.split_whitespace().collect::<Vec<_>>().join(" "))
+        };
+        assert_eq!(
+            row("resources written/s").as_deref(),
+            Some("resources written/s 105.0")
+        );
+        assert_eq!(
+            row("set-up (resources / s)").as_deref(),
+            Some("set-up (resources / s) 63 / 0.50")
+        );
+        assert!(row("set-up transaction refused").is_some(), "{table}");
+        let v = serde_json::to_value(&bulk).unwrap();
+        assert_eq!(v["workload"], "bulk");
+        assert_eq!(v["resources_written"], 210);
+        assert_eq!(v["setup_resources"], 63);
+        assert_eq!(v["setup_transaction_refused"], 400);
+    }
+
+    #[test]
+    fn bulk_bundle_is_a_transaction_of_one_patient_and_its_observations() {
+        let mut rng = ChaCha8Rng::seed_from_u64(3);
+        let bundle = patient_bundle(BULK_OBSERVATIONS, &mut rng);
+        assert_eq!(bundle["resourceType"], "Bundle");
+        assert_eq!(bundle["type"], "transaction");
+        let entries = bundle["entry"].as_array().unwrap();
+        assert_eq!(entries.len(), 21);
+        assert_eq!(entries.len() as u64, Op::Bulk.resources());
+        let patient = &entries[0];
+        assert_eq!(patient["resource"]["resourceType"], "Patient");
+        assert_eq!(patient["request"]["method"], "POST");
+        assert_eq!(patient["request"]["url"], "Patient");
+        let full_url = patient["fullUrl"].as_str().unwrap();
+        let uuid = full_url.strip_prefix("urn:uuid:").unwrap();
+        let groups: Vec<usize> = uuid.split('-').map(str::len).collect();
+        assert_eq!(groups, [8, 4, 4, 4, 12], "{uuid}");
+        assert!(uuid.chars().all(|c| c == '-' || c.is_ascii_hexdigit()));
+        assert_eq!(&uuid[14..15], "4", "version 4: {uuid}");
+        let mut full_urls = std::collections::HashSet::new();
+        for e in entries {
+            assert!(
+                full_urls.insert(e["fullUrl"].as_str().unwrap()),
+                "unique fullUrl"
+            );
+            assert!(e["resource"].get("id").is_none(), "the server assigns ids");
+        }
+        for o in &entries[1..] {
+            assert_eq!(o["resource"]["resourceType"], "Observation");
+            assert_eq!(o["request"]["method"], "POST");
+            assert_eq!(o["request"]["url"], "Observation");
+            assert_eq!(o["resource"]["subject"]["reference"], full_url);
+        }
+        // No entries but the patient when asked for none.
+        let alone = patient_bundle(0, &mut rng);
+        assert_eq!(alone["entry"].as_array().unwrap().len(), 1);
+    }
+
+    #[test]
+    fn bulk_success_is_a_200_and_creates_count_their_resources() {
+        assert!(Op::Bulk.succeeded(200));
+        assert!(!Op::Bulk.succeeded(201));
+        assert!(Op::CreatePatient.succeeded(201) && Op::CreateObservation.succeeded(200));
+        assert_eq!(Op::CreateObservation.resources(), 1);
+        assert_eq!(Op::Read.resources() + Op::Search.resources(), 0);
+        let mut rng = ChaCha8Rng::seed_from_u64(1);
+        assert!(matches!(pick(Workload::Bulk, &mut rng), Op::Bulk));
+        assert_eq!(root_path(""), "/");
+        assert_eq!(root_path("/fhir"), "/fhir");
+    }
+
+    #[test]
+    fn created_ids_come_from_the_body_or_the_location() {
+        let answer = |head: &str, body: &str| http::Response {
+            status: 201,
+            head: head.to_owned(),
+            body: body.as_bytes().to_vec(),
+        };
+        let r = answer("", r#"{"resourceType":"Patient","id":"abc"}"#);
+        assert_eq!(created_id(&r, "Patient").as_deref(), Some("abc"));
+        let r = answer(
+            "Content-Type: text/plain\r\nLocation: http://127.0.0.1:8080/fhir/Patient/p-9/_history/1",
+            "",
+        );
+        assert_eq!(created_id(&r, "Patient").as_deref(), Some("p-9"));
+        let r = answer(
+            "Location: Observation/o1",
+            r#"{"resourceType":"OperationOutcome"}"#,
+        );
+        assert_eq!(created_id(&r, "Patient"), None);
+        assert_eq!(created_id(&r, "Observation").as_deref(), Some("o1"));
+    }
+
+    #[test]
+    fn load_config_debug_shows_no_credentials_and_no_callback_internals() {
+        let mut c = LoadConfig::new(
+            "http://127.0.0.1:1/fhir",
+            Auth::Bearer("secret-token".into()),
+            Workload::Bulk,
+        );
+        assert_eq!((c.setup_patients, c.setup_observations), (0, 20));
+        c.progress = Some(Arc::new(|_, _| {}));
+        let d = format!("{c:?}");
+        assert!(!d.contains("secret-token"), "{d}");
+        assert!(d.contains("progress: Some(\"Fn(done, total)\")"), "{d}");
+        assert!(d.contains("setup_observations: 20"), "{d}");
     }
 }

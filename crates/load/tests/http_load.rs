@@ -298,6 +298,9 @@ fn config(w: &World, workload: Workload) -> LoadConfig {
         max_requests: Some(400),
         server_pid: None,
         seed: 7513,
+        setup_patients: 0,
+        setup_observations: zorgkluis_load::SETUP_OBSERVATIONS,
+        progress: None,
     }
 }
 
@@ -404,6 +407,130 @@ async fn generic_workload_of_standard_fhir_interactions_works_against_zorgkluis(
     assert!(r.errors_by_status.is_empty(), "{}", r.table());
 }
 
+/// `GET /fhir/[query]_summary=count` as the GP: the total the GP may see.
+async fn visible(w: &World, query: &str) -> u64 {
+    let addr = w
+        .base_url
+        .trim_start_matches("http://")
+        .trim_end_matches("/fhir");
+    let r = request(
+        addr,
+        "GET",
+        &format!("/fhir/{query}_summary=count"),
+        &[("Cookie", w.gp.as_str())],
+        b"",
+    )
+    .await;
+    assert_eq!(r.status, 200, "{query}: {}", r.body);
+    serde_json::from_str::<Value>(&r.body).unwrap()["total"]
+        .as_u64()
+        .unwrap()
+}
+
+/// Current resources of type `rt` in the vault, whoever may see them.
+async fn stored(w: &World, rt: &str) -> u64 {
+    let counts = w.vault.resource_counts().await.unwrap();
+    counts
+        .iter()
+        .find(|(t, _)| t == rt)
+        .map_or(0, |(_, n)| u64::try_from(*n).unwrap())
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn bulk_workload_imports_transaction_bundles_of_a_patient_and_twenty_observations() {
+    let w = world().await;
+    let (patients, observations) = (stored(&w, "Patient").await, stored(&w, "Observation").await);
+    let seen = (
+        visible(&w, "Patient?").await,
+        visible(&w, "Observation?").await,
+    );
+    let mut c = config(&w, Workload::Bulk);
+    c.max_requests = Some(24);
+    c.duration = Duration::from_secs(60);
+    let r = zorgkluis_load::run(c).await.unwrap();
+    let table = r.table();
+    assert_healthy(&r);
+    assert!(
+        r.errors_by_status.is_empty(),
+        "every bundle answered 200: {table}"
+    );
+    assert_eq!(r.requests, 24, "the request budget ends the run: {table}");
+    let bundles = r.requests;
+    assert_eq!(zorgkluis_load::BULK_OBSERVATIONS, 20);
+    assert_eq!(r.resources_written, 21 * bundles, "{table}");
+    assert!(table.contains("resources written/s"), "{table}");
+    assert_eq!(
+        stored(&w, "Observation").await,
+        observations + 20 * bundles,
+        "twenty new observations per bundle"
+    );
+    assert_eq!(stored(&w, "Patient").await, patients + bundles);
+    // Registered without a care team, the new records are nobody's to see (GP-7): the
+    // GP who sent them sees what they saw before.
+    assert_eq!(
+        (
+            visible(&w, "Patient?").await,
+            visible(&w, "Observation?").await
+        ),
+        seen
+    );
+    assert_eq!(
+        observations_of(&w).await,
+        3,
+        "the first patient's are untouched"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn setup_creates_patients_with_observations_before_discovery() {
+    let w = world().await;
+    let mut before = config(&w, Workload::Read);
+    before.max_requests = Some(8);
+    let before = zorgkluis_load::run(before).await.unwrap();
+    assert_eq!((before.setup_resources, before.setup_seconds), (0, 0.0));
+    let (patients, observations) = (stored(&w, "Patient").await, stored(&w, "Observation").await);
+
+    let progress = Arc::new(std::sync::Mutex::new(Vec::<(u64, u64)>::new()));
+    let seen = progress.clone();
+    let mut c = config(&w, Workload::Generic);
+    c.max_requests = Some(40);
+    c.setup_patients = 3;
+    c.setup_observations = 5;
+    c.progress = Some(Arc::new(move |done, total| {
+        seen.lock().unwrap().push((done, total));
+    }));
+    let r = zorgkluis_load::run(c).await.unwrap();
+    let table = r.table();
+    assert_eq!(
+        r.setup_resources, 18,
+        "3 × (1 patient + 5 observations): {table}"
+    );
+    assert_eq!(
+        r.setup_transaction_refused, None,
+        "Zorgkluis takes transactions"
+    );
+    assert!(r.setup_seconds > 0.0, "{table}");
+    assert!(table.contains("set-up (resources / s)"), "{table}");
+    assert_healthy(&r);
+    assert!(r.errors_by_status.is_empty(), "{table}");
+    // Written before discovery (the timed phase may have added patients and observations
+    // through the generic workload's creates, hence at least) …
+    assert!(stored(&w, "Patient").await >= patients + 3);
+    assert!(stored(&w, "Observation").await >= observations + 15);
+    // … but registered without a care team, so not found by the GP's discovery (GP-7).
+    assert_eq!(
+        (r.patients, r.observations),
+        (before.patients, before.observations),
+        "{table}"
+    );
+    let calls = progress.lock().unwrap().clone();
+    assert_eq!(calls.first(), Some(&(0, 18)));
+    assert_eq!(calls.last(), Some(&(18, 18)));
+    assert!(calls.windows(2).all(|p| p[0].0 < p[1].0), "{calls:?}");
+    let json = serde_json::to_value(&r).unwrap();
+    assert_eq!(json["setup_resources"], 18);
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn server_pid_gives_the_peak_resident_memory() {
     let w = world().await;
@@ -442,4 +569,235 @@ async fn non_loopback_base_urls_are_refused_before_any_request() {
         assert!(matches!(e, LoadError::NotLoopback(_)), "{url}: {e}");
         assert!(e.to_string().contains("loopback"), "{e}");
     }
+}
+
+/// A minimal FHIR server without transactions, for the set-up's fallback: `POST /fhir`
+/// answers 400; `POST Patient` answers 201 with only a `Location`; `POST Observation`
+/// answers 201 with the resource, or 422 when `refuse_observations`; searches list
+/// everything (no paging; observations by `subject=` or `patient=`); reads answer a stub.
+#[derive(Default)]
+struct Fake {
+    patients: Vec<String>,
+    /// `(id, subject reference)`.
+    observations: Vec<(String, String)>,
+    transactions_refused: u64,
+    refuse_observations: bool,
+}
+
+type Shared = Arc<std::sync::Mutex<Fake>>;
+
+fn fake_answer(fake: &Shared, method: &str, target: &str, body: &[u8]) -> (u16, String, Value) {
+    let mut f = fake.lock().unwrap();
+    let (path, query) = target.split_once('?').unwrap_or((target, ""));
+    let outcome = |text: &str| {
+        json!({"resourceType": "OperationOutcome",
+               "issue": [{"severity": "error", "code": "not-supported", "diagnostics": text}]})
+    };
+    let searchset = |entries: Vec<Value>| json!({"resourceType": "Bundle", "type": "searchset", "total": entries.len(), "entry": entries});
+    match (method, path) {
+        ("POST", "/fhir") => {
+            f.transactions_refused += 1;
+            (400, String::new(), outcome("no transactions here"))
+        }
+        ("POST", "/fhir/Patient") => {
+            let id = format!("p{}", f.patients.len());
+            f.patients.push(id.clone());
+            let location = format!("Location: http://fake/fhir/Patient/{id}/_history/1\r\n");
+            (201, location, Value::Null)
+        }
+        ("POST", "/fhir/Observation") => {
+            if f.refuse_observations {
+                return (422, String::new(), outcome("observations are closed today"));
+            }
+            let mut o: Value = serde_json::from_slice(body).unwrap();
+            let subject = o["subject"]["reference"].as_str().unwrap().to_owned();
+            let known = subject
+                .strip_prefix("Patient/")
+                .is_some_and(|p| f.patients.iter().any(|q| q == p));
+            if !known {
+                return (422, String::new(), outcome("unknown subject"));
+            }
+            let id = format!("o{}", f.observations.len());
+            f.observations.push((id.clone(), subject));
+            o["id"] = json!(id);
+            (201, String::new(), o)
+        }
+        ("GET", "/fhir/Patient") => {
+            let entries = f
+                .patients
+                .iter()
+                .map(|p| json!({"resource": {"resourceType": "Patient", "id": p}, "search": {"mode": "match"}}))
+                .collect();
+            (200, String::new(), searchset(entries))
+        }
+        ("GET", "/fhir/Observation") => {
+            let subject = query
+                .split('&')
+                .find_map(|kv| {
+                    kv.strip_prefix("subject=")
+                        .map(str::to_owned)
+                        .or_else(|| kv.strip_prefix("patient=").map(|p| format!("Patient/{p}")))
+                })
+                .unwrap_or_default();
+            let entries = f
+                .observations
+                .iter()
+                .filter(|(_, s)| *s == subject)
+                .map(|(id, s)| json!({"resource": {"resourceType": "Observation", "id": id, "subject": {"reference": s}}}))
+                .collect();
+            (200, String::new(), searchset(entries))
+        }
+        ("GET", p) => {
+            let (rt, id) = p
+                .trim_start_matches("/fhir/")
+                .split_once('/')
+                .unwrap_or(("", ""));
+            (200, String::new(), json!({"resourceType": rt, "id": id}))
+        }
+        _ => (404, String::new(), outcome("not here")),
+    }
+}
+
+/// Serves `fake` on a random loopback port, keep-alive; the FHIR base URL.
+async fn serve_fake(fake: Shared) -> String {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    tokio::spawn(async move {
+        loop {
+            let Ok((mut s, _)) = listener.accept().await else {
+                return;
+            };
+            let fake = fake.clone();
+            tokio::spawn(async move {
+                let mut buf: Vec<u8> = Vec::new();
+                loop {
+                    let end = loop {
+                        if let Some(i) = buf.windows(4).position(|w| w == b"\r\n\r\n") {
+                            break i;
+                        }
+                        let mut chunk = [0u8; 8192];
+                        match s.read(&mut chunk).await {
+                            Ok(0) | Err(_) => return,
+                            Ok(n) => buf.extend_from_slice(&chunk[..n]),
+                        }
+                    };
+                    let head = String::from_utf8_lossy(&buf[..end]).to_string();
+                    let mut words = head.split_whitespace();
+                    let (method, target) = (
+                        words.next().unwrap_or("").to_owned(),
+                        words.next().unwrap_or("").to_owned(),
+                    );
+                    let length: usize = head
+                        .lines()
+                        .filter_map(|l| l.split_once(':'))
+                        .find(|(k, _)| k.trim().eq_ignore_ascii_case("content-length"))
+                        .map_or(0, |(_, v)| v.trim().parse().unwrap());
+                    buf.drain(..end + 4);
+                    while buf.len() < length {
+                        let mut chunk = [0u8; 8192];
+                        match s.read(&mut chunk).await {
+                            Ok(0) | Err(_) => return,
+                            Ok(n) => buf.extend_from_slice(&chunk[..n]),
+                        }
+                    }
+                    let body: Vec<u8> = buf.drain(..length).collect();
+                    let (status, headers, answer) = fake_answer(&fake, &method, &target, &body);
+                    let answer = if answer.is_null() {
+                        String::new()
+                    } else {
+                        answer.to_string()
+                    };
+                    let out = format!(
+                        "HTTP/1.1 {status} X\r\nContent-Type: application/fhir+json\r\n{headers}Content-Length: {}\r\n\r\n{answer}",
+                        answer.len()
+                    );
+                    if s.write_all(out.as_bytes()).await.is_err() {
+                        return;
+                    }
+                }
+            });
+        }
+    });
+    format!("http://{addr}/fhir")
+}
+
+/// Set-up of 3 patients with 5 observations each, then reads (which create nothing, so
+/// that the fake's figures stay those of the set-up).
+fn fake_config(base_url: String) -> LoadConfig {
+    let mut c = LoadConfig::new(base_url, Auth::Bearer("t".into()), Workload::Read);
+    c.concurrency = 3;
+    c.max_requests = Some(30);
+    c.duration = Duration::from_secs(30);
+    c.setup_patients = 3;
+    c.setup_observations = 5;
+    c
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn setup_falls_back_to_single_creates_when_transactions_are_refused() {
+    let fake: Shared = Arc::default();
+    fake.lock().unwrap().patients.push("first".into());
+    let base = serve_fake(fake.clone()).await;
+    let r = zorgkluis_load::run(fake_config(base)).await.unwrap();
+    let table = r.table();
+    assert_eq!(r.setup_resources, 18, "{table}");
+    assert_eq!(r.setup_transaction_refused, Some(400), "{table}");
+    assert!(table.contains("set-up transaction refused"), "{table}");
+    assert_eq!(
+        (r.patients, r.observations),
+        (1 + 3, 15),
+        "discovery found the new patients and their observations: {table}"
+    );
+    assert_eq!((r.transport_errors, r.server_errors()), (0, 0), "{table}");
+    assert!(r.errors_by_status.is_empty(), "{table}");
+    let f = fake.lock().unwrap();
+    assert_eq!(f.transactions_refused, 1, "asked once, then single creates");
+    let set_up: Vec<&String> = f.patients[1..4].iter().collect();
+    for p in set_up {
+        let subject = format!("Patient/{p}");
+        let n = f.observations.iter().filter(|(_, s)| *s == subject).count();
+        assert_eq!(n, 5, "{p}");
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_refused_setup_resource_stops_the_run_with_the_servers_answer() {
+    let fake: Shared = Arc::default();
+    fake.lock().unwrap().refuse_observations = true;
+    let base = serve_fake(fake.clone()).await;
+    let e = zorgkluis_load::run(fake_config(base)).await.unwrap_err();
+    match &e {
+        LoadError::Setup {
+            method: "POST",
+            url,
+            status: 422,
+            body,
+        } => {
+            assert!(url.ends_with("/fhir/Observation"), "{url}");
+            assert!(body.contains("observations are closed today"), "{body}");
+            assert!(body.contains("no transactions here"), "{body}");
+        }
+        other => panic!("expected a set-up error, got {other:?}"),
+    }
+    let text = e.to_string();
+    assert!(text.starts_with("set-up: POST http://127.0.0.1:"), "{text}");
+    assert!(text.contains("answered 422"), "{text}");
+    assert!(fake.lock().unwrap().observations.is_empty());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn bulk_workload_needs_no_patients_and_counts_refused_bundles_as_errors() {
+    let fake: Shared = Arc::default();
+    let base = serve_fake(fake.clone()).await;
+    let mut c = LoadConfig::new(base, Auth::None, Workload::Bulk);
+    c.concurrency = 2;
+    c.max_requests = Some(10);
+    let r = zorgkluis_load::run(c).await.unwrap();
+    let table = r.table();
+    assert_eq!((r.patients, r.observations), (0, 0), "{table}");
+    assert_eq!(r.requests, 10, "{table}");
+    assert_eq!(r.errors_by_status.get(&400), Some(&10), "{table}");
+    assert_eq!(r.resources_written, 0, "{table}");
+    assert!(!table.contains("resources written/s"), "{table}");
+    assert_eq!(fake.lock().unwrap().transactions_refused, 10);
 }
