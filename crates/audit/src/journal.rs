@@ -2,9 +2,10 @@
 //! their response leaves the process. A background fold moves journaled events into the
 //! database's hash chain in large batches; segments are deleted once folded.
 //!
-//! One task owns the file. Each request serialises its events, sends them and waits; the
-//! task takes everything queued, writes it with one `write` (and one `fdatasync` in `fsync`
-//! mode), then acknowledges all waiters. After the `write` returns, the events survive a
+//! Each request serialises its own events. Without `fsync` (the default) it then writes them
+//! itself, with one `write` under a lock, and goes on. In `fsync` mode one task owns the
+//! file: it takes everything queued, writes it with one `write` and one `fdatasync`, then
+//! acknowledges all waiters (group commit). After the `write` returns, the events survive a
 //! crash of the process (they are in the kernel's page cache); with `fsync` they also
 //! survive a power loss.
 //!
@@ -14,7 +15,7 @@
 use std::fs::{self, File, OpenOptions};
 use std::io::{BufRead, BufReader, Write};
 use std::path::{Path, PathBuf};
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 
 use sha2::{Digest, Sha256};
 use tokio::sync::{mpsc, oneshot};
@@ -85,9 +86,27 @@ pub type Opened = (
 /// Handle to the journal; clone freely.
 #[derive(Clone)]
 pub struct Journal {
-    tx: mpsc::UnboundedSender<Request>,
+    mode: Mode,
     dir: Arc<PathBuf>,
     live_segment: u64,
+}
+
+/// How appends reach the file.
+#[derive(Clone)]
+enum Mode {
+    /// Without `fsync` an append writes its records itself, under a lock: a `write` into the
+    /// page cache takes microseconds, so the request neither waits in the runtime's queue for
+    /// a journal task nor for its acknowledgement to be scheduled back.
+    Inline(Arc<Mutex<Inline>>),
+    /// With `fsync` one task writes and syncs whole groups of appends (group commit): one
+    /// `fdatasync` of milliseconds is shared by every request that arrived meanwhile.
+    Grouped(mpsc::UnboundedSender<Request>),
+}
+
+struct Inline {
+    writer: SegmentWriter,
+    buf: Vec<u8>,
+    fold_tx: mpsc::UnboundedSender<Vec<JournaledEvent>>,
 }
 
 impl std::fmt::Debug for Journal {
@@ -200,16 +219,25 @@ impl Journal {
     pub fn open(dir: &Path, fsync: bool) -> Result<Opened, JournalError> {
         fs::create_dir_all(dir).map_err(io(dir))?;
         let (recovered, next_segment) = recover(dir)?;
-        let (tx, rx) = mpsc::unbounded_channel::<Request>();
         let (fold_tx, fold_rx) = mpsc::unbounded_channel();
         let dir_buf = dir.to_path_buf();
         let mut writer = SegmentWriter::create(&dir_buf, next_segment)?;
-        // A task on the runtime, not a thread: handing events over and waking the waiting
-        // requests then costs no thread switches.
-        tokio::spawn(async move { writer.run(rx, fold_tx, fsync).await });
+        let mode = if fsync {
+            let (tx, rx) = mpsc::unbounded_channel::<Request>();
+            // A task on the runtime, not a thread: handing events over and waking the
+            // waiting requests then costs no thread switches.
+            tokio::spawn(async move { writer.run(rx, fold_tx).await });
+            Mode::Grouped(tx)
+        } else {
+            Mode::Inline(Arc::new(Mutex::new(Inline {
+                writer,
+                buf: Vec::with_capacity(64 * 1024),
+                fold_tx,
+            })))
+        };
         Ok((
             Self {
-                tx,
+                mode,
                 dir: Arc::new(dir.to_path_buf()),
                 live_segment: next_segment,
             },
@@ -223,18 +251,36 @@ impl Journal {
         if events.is_empty() {
             return Ok(());
         }
-        let (ack, wait) = oneshot::channel();
-        let events = events
+        let events: Vec<(AuditEvent, String)> = events
             .into_iter()
             .map(|e| {
                 let json = e.canonical();
                 (e, json)
             })
             .collect();
-        self.tx
-            .send(Request { events, ack })
-            .map_err(|_| JournalError::Closed)?;
-        wait.await.map_err(|_| JournalError::Closed)?
+        match &self.mode {
+            Mode::Inline(inline) => {
+                // A poisoned lock means a panic while writing: the file may hold anything
+                // up to a torn record, which recovery handles; refuse further audited work.
+                let mut guard = inline.lock().map_err(|_| JournalError::Closed)?;
+                let Inline {
+                    writer,
+                    buf,
+                    fold_tx,
+                } = &mut *guard;
+                let journaled = writer.write_events(buf, events).inspect_err(|e| {
+                    tracing::error!(error = %e, "audit journal write failed; refusing audited work");
+                })?;
+                // Sent under the lock, so the fold sees events in journal order.
+                fold_tx.send(journaled).map_err(|_| JournalError::Closed)
+            }
+            Mode::Grouped(tx) => {
+                let (ack, wait) = oneshot::channel();
+                tx.send(Request { events, ack })
+                    .map_err(|_| JournalError::Closed)?;
+                wait.await.map_err(|_| JournalError::Closed)?
+            }
+        }
     }
 
     /// Deletes the segments before `upto.segment`: everything in them has been folded.
@@ -291,7 +337,6 @@ impl SegmentWriter {
         &mut self,
         mut rx: mpsc::UnboundedReceiver<Request>,
         fold_tx: mpsc::UnboundedSender<Vec<JournaledEvent>>,
-        fsync: bool,
     ) {
         let mut buf = Vec::with_capacity(1 << 20);
         while let Some(first) = rx.recv().await {
@@ -306,8 +351,12 @@ impl SegmentWriter {
                     Err(_) => break,
                 }
             }
-            let mut result = self.write_group(&mut buf, &mut group);
-            if fsync && result.is_ok() {
+            let events = group
+                .iter_mut()
+                .flat_map(|r| std::mem::take(&mut r.events))
+                .collect();
+            let mut result = self.write_events(&mut buf, events);
+            if result.is_ok() {
                 // fdatasync blocks for milliseconds: off the runtime's workers.
                 let synced = match self.file.try_clone() {
                     Ok(f) => tokio::task::spawn_blocking(move || f.sync_data())
@@ -336,43 +385,39 @@ impl SegmentWriter {
         }
     }
 
-    fn write_group(
+    /// Writes `events` as one `write`; returns them with their positions.
+    fn write_events(
         &mut self,
         buf: &mut Vec<u8>,
-        group: &mut [Request],
+        events: Vec<(AuditEvent, String)>,
     ) -> Result<Vec<JournaledEvent>, JournalError> {
         if self.bytes > SEGMENT_MAX_BYTES {
             *self = Self::create(&self.dir, self.segment + 1)?;
         }
         buf.clear();
-        let mut journaled = Vec::new();
+        let mut journaled = Vec::with_capacity(events.len());
         let mut record = self.records;
-        for r in group.iter_mut() {
-            for (e, json) in std::mem::take(&mut r.events) {
-                buf.extend_from_slice(checksum(&json).as_bytes());
-                buf.push(b' ');
-                buf.extend_from_slice(json.as_bytes());
-                buf.push(b'\n');
-                journaled.push(JournaledEvent {
-                    event: e,
-                    payload: json,
-                    position: JournalPosition {
-                        segment: self.segment,
-                        record,
-                    },
-                });
-                record += 1;
-            }
+        for (e, json) in events {
+            buf.extend_from_slice(checksum(&json).as_bytes());
+            buf.push(b' ');
+            buf.extend_from_slice(json.as_bytes());
+            buf.push(b'\n');
+            journaled.push(JournaledEvent {
+                event: e,
+                payload: json,
+                position: JournalPosition {
+                    segment: self.segment,
+                    record,
+                },
+            });
+            record += 1;
         }
-        // The length before this group (one fstat per group, not per event).
-        let before = self.file.metadata().map(|m| m.len()).ok();
         if let Err(e) = self.file.write_all(buf) {
             // A partial write (disk full) must not leave a torn record in the middle of the
             // journal, which the next start would report as damage: cut the file back to
-            // its last whole record. The callers get the error; nothing was acknowledged.
-            if let Some(len) = before {
-                let _ = self.file.set_len(len);
-            }
+            // its last whole record (`bytes`: the segment is new to this process and only
+            // grows by whole groups). The callers get the error; nothing was acknowledged.
+            let _ = self.file.set_len(self.bytes);
             return Err(io(&self.path)(e));
         }
         self.bytes += buf.len() as u64;

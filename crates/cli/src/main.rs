@@ -108,6 +108,11 @@ enum Command {
         listen: Option<String>,
         #[command(flatten)]
         tls: TlsArgs,
+        /// BENCHMARK BUILDS ONLY (feature `bench-unaudited-reads`, absent from normal
+        /// builds): serve reads without their audit event, to measure the audit overhead.
+        #[cfg(feature = "bench-unaudited-reads")]
+        #[arg(long, hide = true)]
+        bench_unaudited_reads: bool,
     },
     /// The audit trail.
     Audit {
@@ -184,8 +189,9 @@ enum BenchCommand {
         /// Session cookie: NAME=VALUE, or the value of zk_session alone.
         #[arg(long)]
         cookie: Option<String>,
-        /// read, search, mixed (80/10/10 read/search/create), everything, create, or
-        /// generic (standard FHIR R4 only, for any server).
+        /// read, search, mixed (80/10/10 read/search/create), everything, create,
+        /// generic (standard FHIR R4 only, for any server), or bulk (transaction Bundles of
+        /// one new Patient and 20 Observations).
         #[arg(
             long,
             default_value = "read",
@@ -207,6 +213,13 @@ enum BenchCommand {
         /// Seed of the random choices.
         #[arg(long, default_value_t = 7513)]
         seed: u64,
+        /// Before discovery, create N patients with their observations through standard
+        /// FHIR (transaction Bundles, or single creates where transactions are refused).
+        #[arg(long, default_value_t = 0, value_name = "N")]
+        setup_patients: u32,
+        /// Observations per set-up patient.
+        #[arg(long, default_value_t = zorgkluis_load::SETUP_OBSERVATIONS, value_name = "M")]
+        setup_observations: u32,
         /// Also write the report as JSON to FILE.
         #[arg(long)]
         json: Option<std::path::PathBuf>,
@@ -561,6 +574,8 @@ async fn run(cli: Cli) -> Result<std::process::ExitCode> {
                     requests,
                     server_pid,
                     seed,
+                    setup_patients,
+                    setup_observations,
                     json,
                 },
         } => {
@@ -574,6 +589,8 @@ async fn run(cli: Cli) -> Result<std::process::ExitCode> {
                 requests,
                 server_pid,
                 seed,
+                setup_patients,
+                setup_observations,
                 json,
             })
             .await?;
@@ -617,10 +634,20 @@ async fn run(cli: Cli) -> Result<std::process::ExitCode> {
             result?;
             println!("organisation {} saved", org.id);
         }
-        Command::Serve { tls, .. } => {
+        Command::Serve {
+            tls,
+            #[cfg(feature = "bench-unaudited-reads")]
+            bench_unaudited_reads,
+            ..
+        } => {
             let behind_proxy = tls.behind_tls_proxy;
             let tls = tls.load()?;
             let vault = open_vault(&settings, true).await?;
+            #[cfg(feature = "bench-unaudited-reads")]
+            if bench_unaudited_reads {
+                eprintln!("BENCHMARK BUILD: reads are served WITHOUT audit events");
+                vault.set_unaudited_reads_for_benchmark(true);
+            }
             serve(vault, &settings, tls, behind_proxy, None).await?;
         }
         Command::Audit {
