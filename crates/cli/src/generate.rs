@@ -32,9 +32,101 @@ fn today() -> time::Date {
     time::OffsetDateTime::now_utc().date()
 }
 
+/// How much of each demo record is generated.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, clap::ValueEnum)]
+pub enum Profile {
+    /// The whole record: about 86 resources per patient (visits, medication, letters,
+    /// results, appointments, …).
+    #[default]
+    Full,
+    /// What access decisions and the common reads need: the Patient, care team,
+    /// representatives, consents, conditions and observations, about 30 resources per
+    /// patient. For measuring how cost grows with the number of patients (100,000 full
+    /// records would take about 46 GB and over an hour on these machines).
+    Compact,
+}
+
+/// Resource types a compact record keeps.
+const COMPACT_TYPES: [&str; 6] = [
+    "Patient",
+    "CareTeam",
+    "RelatedPerson",
+    "Consent",
+    "Condition",
+    "Observation",
+];
+
+/// The compact form of one patient's record: the [`COMPACT_TYPES`] resources, with every
+/// reference to a resource of the record that is left out removed (a reference to the
+/// directory stays), so the record loads without dangling references.
+fn compact(resources: Vec<serde_json::Value>) -> Vec<serde_json::Value> {
+    let rt = |r: &serde_json::Value| {
+        r.get("resourceType")
+            .and_then(serde_json::Value::as_str)
+            .unwrap_or_default()
+            .to_owned()
+    };
+    let dropped: std::collections::HashSet<String> = resources
+        .iter()
+        .filter(|r| !COMPACT_TYPES.contains(&rt(r).as_str()))
+        .filter_map(|r| Some(format!("{}/{}", rt(r), r.get("id")?.as_str()?)))
+        .collect();
+    resources
+        .into_iter()
+        .filter(|r| COMPACT_TYPES.contains(&rt(r).as_str()))
+        .map(|mut r| {
+            drop_references(&mut r, &dropped);
+            r
+        })
+        .collect()
+}
+
+fn points_to(v: &serde_json::Value, dropped: &std::collections::HashSet<String>) -> bool {
+    v.get("reference")
+        .and_then(serde_json::Value::as_str)
+        .is_some_and(|t| dropped.contains(t))
+}
+
+/// Removes, at any depth, fields and array elements that are references into `dropped`,
+/// and arrays and objects left empty by that.
+fn drop_references(v: &mut serde_json::Value, dropped: &std::collections::HashSet<String>) {
+    use serde_json::Value;
+    match v {
+        Value::Object(map) => {
+            map.retain(|_, child| !points_to(child, dropped));
+            for child in map.values_mut() {
+                drop_references(child, dropped);
+            }
+            map.retain(|_, child| match child {
+                Value::Array(a) => !a.is_empty(),
+                Value::Object(o) => !o.is_empty(),
+                _ => true,
+            });
+        }
+        Value::Array(items) => {
+            items.retain(|child| !points_to(child, dropped));
+            for child in items.iter_mut() {
+                drop_references(child, dropped);
+            }
+            items.retain(|child| !matches!(child, Value::Object(o) if o.is_empty()));
+        }
+        _ => {}
+    }
+}
+
 /// Generates and loads `patients` demo patients (and the directory of organisations and
 /// staff). Re-running with the same seed leaves existing resources alone.
 pub async fn run(vault: &Vault, patients: u32, seed: u64) -> Result<LoadReport> {
+    run_profile(vault, patients, seed, Profile::Full).await
+}
+
+/// [`run`] with records of the given [`Profile`].
+pub async fn run_profile(
+    vault: &Vault,
+    patients: u32,
+    seed: u64,
+    profile: Profile,
+) -> Result<LoadReport> {
     let started = Instant::now();
     let principal = Arc::new(Principal::operator("generate", OperatorPurpose::Load));
     let dir = Arc::new(zorgkluis_demo::directory(seed));
@@ -67,7 +159,12 @@ pub async fn run(vault: &Vault, patients: u32, seed: u64) -> Result<LoadReport> 
                 let resources = tokio::task::spawn_blocking(move || {
                     (start..end)
                         .flat_map(|i| {
-                            zorgkluis_demo::patient_record(seed, i, &dir, today).resources
+                            let record =
+                                zorgkluis_demo::patient_record(seed, i, &dir, today).resources;
+                            match profile {
+                                Profile::Full => record,
+                                Profile::Compact => compact(record),
+                            }
                         })
                         .collect::<Vec<_>>()
                 })
@@ -107,5 +204,41 @@ fn print_counts(report: &LoadReport) {
     println!("  {:<28} {:>9}", "resource type", "written");
     for (k, v) in rows {
         println!("  {k:<28} {v:>9}");
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used, clippy::expect_used)]
+    use super::*;
+
+    #[test]
+    fn compact_records_keep_the_access_facts_and_no_reference_to_what_they_leave_out() {
+        let dir = zorgkluis_demo::directory(7513);
+        let today = time::macros::date!(2026 - 11 - 23);
+        for i in 0..40 {
+            let full = zorgkluis_demo::patient_record(7513, i, &dir, today).resources;
+            let small = compact(full.clone());
+            assert!(small.len() < full.len(), "patient {i}");
+            let ids: std::collections::HashSet<String> = small
+                .iter()
+                .map(|r| format!("{}/{}", r["resourceType"].as_str().unwrap(), r["id"].as_str().unwrap()))
+                .collect();
+            let full_ids: std::collections::HashSet<String> = full
+                .iter()
+                .map(|r| format!("{}/{}", r["resourceType"].as_str().unwrap(), r["id"].as_str().unwrap()))
+                .collect();
+            // Every kept type is kept whole; every reference into the record still resolves.
+            for r in &full {
+                let t = r["resourceType"].as_str().unwrap();
+                let key = format!("{t}/{}", r["id"].as_str().unwrap());
+                assert_eq!(COMPACT_TYPES.contains(&t), ids.contains(&key), "{key}");
+            }
+            let text = serde_json::to_string(&small).unwrap();
+            for target in full_ids.difference(&ids) {
+                assert!(!text.contains(&format!("\"{target}\"")), "patient {i}: {target} still referenced");
+            }
+            assert!(small.iter().any(|r| r["resourceType"] == "Patient"));
+        }
     }
 }

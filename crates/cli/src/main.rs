@@ -89,6 +89,10 @@ enum Command {
         /// fixed password and second-factor secret, printed).
         #[arg(long)]
         with_demo_accounts: bool,
+        /// full (about 86 resources per patient) or compact (about 30: the access facts,
+        /// conditions and observations; for measuring growth with the number of patients).
+        #[arg(long, value_enum, default_value_t = generate::Profile::Full)]
+        profile: generate::Profile,
     },
     /// Generate demo data if the database is empty, then serve.
     Demo {
@@ -499,9 +503,10 @@ async fn run(cli: Cli) -> Result<std::process::ExitCode> {
             patients,
             seed,
             with_demo_accounts,
+            profile,
         } => {
             let vault = open_vault(&settings, true).await?;
-            generate::run(&vault, patients, seed).await?;
+            generate::run_profile(&vault, patients, seed, profile).await?;
             if with_demo_accounts {
                 let logins = accounts::provision_demo(&vault, seed, patients).await?;
                 accounts::print_demo_logins(&logins);
