@@ -222,11 +222,23 @@ mod tests {
             assert!(small.len() < full.len(), "patient {i}");
             let ids: std::collections::HashSet<String> = small
                 .iter()
-                .map(|r| format!("{}/{}", r["resourceType"].as_str().unwrap(), r["id"].as_str().unwrap()))
+                .map(|r| {
+                    format!(
+                        "{}/{}",
+                        r["resourceType"].as_str().unwrap(),
+                        r["id"].as_str().unwrap()
+                    )
+                })
                 .collect();
             let full_ids: std::collections::HashSet<String> = full
                 .iter()
-                .map(|r| format!("{}/{}", r["resourceType"].as_str().unwrap(), r["id"].as_str().unwrap()))
+                .map(|r| {
+                    format!(
+                        "{}/{}",
+                        r["resourceType"].as_str().unwrap(),
+                        r["id"].as_str().unwrap()
+                    )
+                })
                 .collect();
             // Every kept type is kept whole; every reference into the record still resolves.
             for r in &full {
@@ -236,7 +248,10 @@ mod tests {
             }
             let text = serde_json::to_string(&small).unwrap();
             for target in full_ids.difference(&ids) {
-                assert!(!text.contains(&format!("\"{target}\"")), "patient {i}: {target} still referenced");
+                assert!(
+                    !text.contains(&format!("\"{target}\"")),
+                    "patient {i}: {target} still referenced"
+                );
             }
             assert!(small.iter().any(|r| r["resourceType"] == "Patient"));
         }

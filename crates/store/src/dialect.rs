@@ -50,6 +50,10 @@ pub(crate) fn migrations(d: Dialect) -> &'static [(&'static str, &'static str)] 
                 "0010_audit_user_patient_index",
                 include_str!("../migrations/sqlite/0010_audit_user_patient_index.sql"),
             ),
+            (
+                "0011_audit_event_id_not_indexed",
+                include_str!("../migrations/sqlite/0011_audit_event_id_not_indexed.sql"),
+            ),
         ],
         Dialect::Postgres => &[
             (
@@ -87,6 +91,10 @@ pub(crate) fn migrations(d: Dialect) -> &'static [(&'static str, &'static str)] 
             (
                 "0010_audit_user_patient_index",
                 include_str!("../migrations/postgres/0010_audit_user_patient_index.sql"),
+            ),
+            (
+                "0011_audit_event_id_not_indexed",
+                include_str!("../migrations/postgres/0011_audit_event_id_not_indexed.sql"),
             ),
         ],
     }

@@ -199,8 +199,15 @@ pub trait Store: ReviewStore + Send + Sync + 'static {
     /// All signed checkpoints.
     async fn audit_checkpoints(&self) -> Result<Vec<Checkpoint>, StoreError>;
 
-    /// Which of these event ids are already in the chain (journal recovery).
-    async fn existing_event_ids(&self, ids: &[String]) -> Result<Vec<String>, StoreError>;
+    /// The ids of the chained events of `user_id` that occurred at or after `since`
+    /// (RFC 3339): journal recovery skips the recovered events already in the chain. Read
+    /// through the user's index, so the cost grows with that user's events since then, not
+    /// with the trail.
+    async fn event_ids_of_user_since(
+        &self,
+        user_id: &str,
+        since: &str,
+    ) -> Result<Vec<String>, StoreError>;
 
     /// The patients one user's audit events are about in a period (`since` and `until`
     /// inclusive, RFC 3339; a bare date as `until` covers the whole day), with the number of

@@ -1090,17 +1090,18 @@ impl Store for SqlStore {
             .collect()
     }
 
-    async fn existing_event_ids(&self, ids: &[String]) -> Result<Vec<String>, StoreError> {
-        let mut found = Vec::new();
-        for id in ids {
-            let hit: Option<String> =
-                sqlx::query_scalar("SELECT event_id FROM audit_events WHERE event_id = $1")
-                    .bind(id)
-                    .fetch_optional(&self.pool)
-                    .await?;
-            found.extend(hit);
-        }
-        Ok(found)
+    async fn event_ids_of_user_since(
+        &self,
+        user_id: &str,
+        since: &str,
+    ) -> Result<Vec<String>, StoreError> {
+        Ok(sqlx::query_scalar(
+            "SELECT event_id FROM audit_events WHERE user_id = $1 AND occurred_at >= $2",
+        )
+        .bind(user_id)
+        .bind(since)
+        .fetch_all(&self.pool)
+        .await?)
     }
 
     async fn audit_for_patient(

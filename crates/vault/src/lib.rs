@@ -148,10 +148,25 @@ impl Vault {
             self.inner.journal.release_recovered();
             return Ok(());
         }
-        let ids: Vec<String> = recovered.iter().map(|e| e.event.event_id.clone()).collect();
+        // Events already chained (folded before the crash, their segment not yet deleted):
+        // per user, the chained events since the oldest recovered event of that user.
+        let mut oldest: std::collections::HashMap<&str, &str> = std::collections::HashMap::new();
+        for e in &recovered {
+            let at = oldest
+                .entry(e.event.actor.user_id.as_str())
+                .or_insert(e.event.occurred_at.as_str());
+            if e.event.occurred_at.as_str() < *at {
+                *at = e.event.occurred_at.as_str();
+            }
+        }
         let mut present = std::collections::HashSet::new();
-        for chunk in ids.chunks(500) {
-            present.extend(self.inner.store.existing_event_ids(chunk).await?);
+        for (user, since) in oldest {
+            present.extend(
+                self.inner
+                    .store
+                    .event_ids_of_user_since(user, since)
+                    .await?,
+            );
         }
         let missing: Vec<_> = recovered
             .into_iter()

@@ -552,3 +552,77 @@ async fn audit_verify_names_the_first_altered_removed_or_reordered_event() {
         pool.close().await;
     }
 }
+
+/// Journal segments are kept after their events are folded (the live one until the next
+/// segment starts); at the next start those events are recovered again and must be
+/// recognised as chained (through the user's index: event ids carry no unique index), so
+/// that no read is in the trail twice, however often the vault restarts.
+#[tokio::test]
+async fn events_folded_before_a_restart_are_not_chained_again() {
+    for db in all_backends().await {
+        let reads_in_trail = |trail: &[zorgkluis_vault::AuditEvent]| {
+            trail
+                .iter()
+                .filter(|e| e.code == zorgkluis_vault::AuditEventCode::Read)
+                .count()
+        };
+        let vault = open(&db).await;
+        seed(&vault, "p1").await;
+        for _ in 0..5 {
+            vault
+                .read(&requester(), "Observation", "p1-obs")
+                .await
+                .unwrap();
+        }
+        vault.close().await.unwrap();
+        let journal = db.data_dir().join("audit-journal");
+        let lines: usize = std::fs::read_dir(&journal)
+            .unwrap()
+            .map(|e| {
+                std::fs::read_to_string(e.unwrap().path())
+                    .unwrap()
+                    .lines()
+                    .count()
+            })
+            .sum();
+        assert_eq!(
+            lines, 5,
+            "{}: the folded events stay in the live segment",
+            db.backend
+        );
+        for round in 1..=2 {
+            let vault = open(&db).await;
+            let trail = vault
+                .audit_for_patient(&auditor(), "p1", 1000)
+                .await
+                .unwrap();
+            assert_eq!(
+                reads_in_trail(&trail),
+                4 + round,
+                "{} round {round}",
+                db.backend
+            );
+            vault
+                .read(&requester(), "Observation", "p1-obs")
+                .await
+                .unwrap();
+            vault.close().await.unwrap();
+        }
+        let vault = open(&db).await;
+        let trail = vault
+            .audit_for_patient(&auditor(), "p1", 1000)
+            .await
+            .unwrap();
+        assert_eq!(reads_in_trail(&trail), 7, "{}", db.backend);
+        assert!(
+            vault
+                .verify_audit(&auditor(), &|_, _| {})
+                .await
+                .unwrap()
+                .is_ok(),
+            "{}",
+            db.backend
+        );
+        vault.close().await.unwrap();
+    }
+}
