@@ -93,7 +93,8 @@ impl Auth {
 pub enum Workload {
     /// `GET [type]/[id]` of discovered patients and observations.
     Read,
-    /// `GET Observation?patient=[id]&_count=50` for discovered patients.
+    /// `GET Observation?patient=[id]&_count=50` for discovered patients: a third by
+    /// patient alone, a third also by `code`, a third also by `date=ge…`.
     Search,
     /// 80% read, 10% search, 10% create (an Observation).
     Mixed,
@@ -644,6 +645,25 @@ fn observation_search(generic: bool, patient: &str, count: usize) -> String {
     }
 }
 
+/// LOINC codes of common laboratory and vital-sign results (the demo records use them):
+/// the code searches of the search workload pick one.
+const SEARCH_CODES: [&str; 6] = ["4548-4", "2339-0", "2093-3", "2160-0", "33914-3", "85354-9"];
+
+/// One search of the search workload: a patient's observations, a third of the time only
+/// those with a given code (`code=http://loinc.org|…`) and a third only those since a date
+/// (`date=ge…`), as a clinician's screen asks for them.
+fn search_request(generic: bool, patient: &str, rng: &mut ChaCha8Rng) -> String {
+    let base = observation_search(generic, patient, 50);
+    match rng.gen_range(0..3) {
+        0 => base,
+        1 => format!(
+            "{base}&code=http://loinc.org%7C{}",
+            SEARCH_CODES[rng.gen_range(0..SEARCH_CODES.len())]
+        ),
+        _ => format!("{base}&date=ge{}-01-01", rng.gen_range(2015..=2025)),
+    }
+}
+
 async fn discover(
     target: &Target,
     extra: &str,
@@ -884,7 +904,7 @@ async fn worker(shared: Arc<Shared>, mut rng: ChaCha8Rng) -> Tally {
                 let patient = any(&s.found.patients, &mut rng);
                 (
                     "GET",
-                    format!("{base}/{}", observation_search(generic, patient, 50)),
+                    format!("{base}/{}", search_request(generic, patient, &mut rng)),
                     None,
                 )
             }
@@ -1322,6 +1342,31 @@ pub async fn run(config: LoadConfig) -> Result<Report, LoadError> {
 mod tests {
     #![allow(clippy::unwrap_used, clippy::expect_used)]
     use super::*;
+
+    #[test]
+    fn searches_are_by_patient_code_and_date_in_about_equal_parts() {
+        let mut rng = ChaCha8Rng::seed_from_u64(3);
+        let (mut plain, mut code, mut date) = (0, 0, 0);
+        for _ in 0..3000 {
+            let q = search_request(false, "p1", &mut rng);
+            assert!(q.starts_with("Observation?patient=p1&_count=50"), "{q}");
+            if q.contains("&code=http://loinc.org%7C") {
+                code += 1;
+            } else if q.contains("&date=ge") {
+                date += 1;
+            } else {
+                plain += 1;
+            }
+        }
+        for n in [plain, code, date] {
+            assert!((850..1150).contains(&n), "{plain} {code} {date}");
+        }
+        let q = search_request(true, "p1", &mut ChaCha8Rng::seed_from_u64(3));
+        assert!(
+            q.starts_with("Observation?subject=Patient/p1&_count=50"),
+            "{q}"
+        );
+    }
 
     #[tokio::test]
     async fn base_urls_must_be_loopback_http() {
