@@ -220,26 +220,18 @@ mod tests {
             let full = zorgkluis_demo::patient_record(7513, i, &dir, today).resources;
             let small = compact(full.clone());
             assert!(small.len() < full.len(), "patient {i}");
-            let ids: std::collections::HashSet<String> = small
-                .iter()
-                .map(|r| {
-                    format!(
-                        "{}/{}",
-                        r["resourceType"].as_str().unwrap(),
-                        r["id"].as_str().unwrap()
-                    )
-                })
-                .collect();
-            let full_ids: std::collections::HashSet<String> = full
-                .iter()
-                .map(|r| {
-                    format!(
-                        "{}/{}",
-                        r["resourceType"].as_str().unwrap(),
-                        r["id"].as_str().unwrap()
-                    )
-                })
-                .collect();
+            let keys = |rs: &[serde_json::Value]| -> std::collections::HashSet<String> {
+                rs.iter()
+                    .map(|r| {
+                        format!(
+                            "{}/{}",
+                            r["resourceType"].as_str().unwrap(),
+                            r["id"].as_str().unwrap()
+                        )
+                    })
+                    .collect()
+            };
+            let (ids, full_ids) = (keys(&small), keys(&full));
             // Every kept type is kept whole; every reference into the record still resolves.
             for r in &full {
                 let t = r["resourceType"].as_str().unwrap();
