@@ -40,7 +40,7 @@ pub enum Profile {
     #[default]
     Full,
     /// What access decisions and the common reads need: the Patient, care team,
-    /// representatives, consents, conditions and observations, about 30 resources per
+    /// representatives, consents, conditions and observations, about 53 resources per
     /// patient. For measuring how cost grows with the number of patients (100,000 full
     /// records would take about 46 GB and over an hour on these machines).
     Compact,

@@ -89,7 +89,7 @@ enum Command {
         /// fixed password and second-factor secret, printed).
         #[arg(long)]
         with_demo_accounts: bool,
-        /// full (about 86 resources per patient) or compact (about 30: the access facts,
+        /// full (about 86 resources per patient) or compact (about 53: the access facts,
         /// conditions and observations; for measuring growth with the number of patients).
         #[arg(long, value_enum, default_value_t = generate::Profile::Full)]
         profile: generate::Profile,
