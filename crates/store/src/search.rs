@@ -251,15 +251,47 @@ fn any_of<T>(b: &mut Builder, items: &[T], mut each: impl FnMut(&mut Builder, &T
     b.push(")");
 }
 
-/// ` AND r.id IN (SELECT x.id FROM table x WHERE x.resource_type = … AND x.param = … AND `
-fn open_subquery(b: &mut Builder, table: &str, rt: &str, param: &str) {
-    b.push(&format!(
-        " AND r.id IN (SELECT x.id FROM {table} x WHERE x.resource_type = "
-    ))
-    .text(rt)
-    .push(" AND x.param = ")
-    .text(param)
-    .push(" AND ");
+/// Opens the subquery of one clause on an index table. The clause that drives the search
+/// is ` AND r.id IN (SELECT x.id FROM table x WHERE x.resource_type = … AND x.param = … AND `:
+/// its matches are the candidates. Every other clause is a correlated
+/// ` AND EXISTS (SELECT 1 FROM table x WHERE … AND x.id = r.id AND `, checked per candidate
+/// through the table's `(resource_type, id)` index. As separate `IN` lists, SQLite
+/// materialised every clause in full: `Observation?subject=Patient/X&date=ge2020-01-01`
+/// collected every Observation dated since 2020 (2.2 s at 10,000 patients) to keep the 30
+/// of one patient.
+fn open_subquery(b: &mut Builder, table: &str, rt: &str, param: &str, drives: bool) {
+    if drives {
+        b.push(&format!(
+            " AND r.id IN (SELECT x.id FROM {table} x WHERE x.resource_type = "
+        ));
+    } else {
+        b.push(&format!(
+            " AND EXISTS (SELECT 1 FROM {table} x WHERE x.id = r.id AND x.resource_type = "
+        ));
+    }
+    b.text(rt).push(" AND x.param = ").text(param).push(" AND ");
+}
+
+/// Which clause drives the search (see [`open_subquery`]): none when ids are given (they
+/// drive), else the most selective kind first: a reference (one patient's resources), a
+/// blind-index hash (one identifier), a token, then a date range.
+fn driving_clause(clauses: &[IndexClause]) -> Option<usize> {
+    if clauses.iter().any(|c| matches!(c, IndexClause::Ids(_))) {
+        return None;
+    }
+    let rank = |c: &IndexClause| match c {
+        IndexClause::Ref { .. } => Some(0),
+        IndexClause::Blind { .. } => Some(1),
+        IndexClause::Token { .. } => Some(2),
+        IndexClause::Date { .. } => Some(3),
+        IndexClause::Ids(_) | IndexClause::LastUpdated(_) => None,
+    };
+    clauses
+        .iter()
+        .enumerate()
+        .filter_map(|(i, c)| rank(c).map(|r| (r, i)))
+        .min()
+        .map(|(_, i)| i)
 }
 
 /// The candidate query for `q`.
@@ -287,7 +319,9 @@ pub(crate) fn build(q: &IndexQuery) -> Builder {
     .text(&q.resource_type)
     .push(" AND r.deleted = 0");
     let rt = q.resource_type.as_str();
-    for clause in &q.clauses {
+    let driver = driving_clause(&q.clauses);
+    for (i, clause) in q.clauses.iter().enumerate() {
+        let drives = driver == Some(i);
         match clause {
             IndexClause::Ids(ids) => {
                 b.push(" AND ");
@@ -300,7 +334,7 @@ pub(crate) fn build(q: &IndexQuery) -> Builder {
                 any_of(&mut b, tests, |b, t| instant_test(b, *t));
             }
             IndexClause::Token { param, any } => {
-                open_subquery(&mut b, "idx_token", rt, param);
+                open_subquery(&mut b, "idx_token", rt, param, drives);
                 any_of(&mut b, any, |b, m| {
                     match &m.system {
                         SystemMatch::Any => b.push("1 = 1"),
@@ -314,12 +348,12 @@ pub(crate) fn build(q: &IndexQuery) -> Builder {
                 b.push(")");
             }
             IndexClause::Date { param, any } => {
-                open_subquery(&mut b, "idx_date", rt, param);
+                open_subquery(&mut b, "idx_date", rt, param, drives);
                 any_of(&mut b, any, |b, t| date_test(b, *t, "x.start_s", "x.end_s"));
                 b.push(")");
             }
             IndexClause::Ref { param, any } => {
-                open_subquery(&mut b, "idx_ref", rt, param);
+                open_subquery(&mut b, "idx_ref", rt, param, drives);
                 any_of(&mut b, any, |b, (target_type, target_id)| {
                     b.push("x.target_id = ").text(target_id);
                     if let Some(t) = target_type {
@@ -329,7 +363,7 @@ pub(crate) fn build(q: &IndexQuery) -> Builder {
                 b.push(")");
             }
             IndexClause::Blind { param, hashes } => {
-                open_subquery(&mut b, "idx_blind", rt, param);
+                open_subquery(&mut b, "idx_blind", rt, param, drives);
                 any_of(&mut b, hashes, |b, h| {
                     b.push("x.hash = ").bind(Bind::Bytes(h.clone()));
                 });
@@ -426,6 +460,51 @@ mod tests {
         assert_eq!(numbers, (1..=b.binds.len()).collect::<Vec<_>>());
         assert_eq!(b.binds.first(), Some(&Bind::Text("date".into())));
         assert_eq!(b.binds.last(), Some(&Bind::Int(10)));
+    }
+
+    #[test]
+    fn the_most_selective_clause_drives_and_the_others_are_checked_per_candidate() {
+        let date = IndexClause::Date {
+            param: "date".into(),
+            any: vec![DateTest::EndsAfter(5)],
+        };
+        let code = IndexClause::Token {
+            param: "code".into(),
+            any: vec![TokenMatch {
+                system: SystemMatch::Any,
+                code: Some("4548-4".into()),
+            }],
+        };
+        let subject = IndexClause::Ref {
+            param: "subject".into(),
+            any: vec![(Some("Patient".into()), "p1".into())],
+        };
+        let query = |clauses: Vec<IndexClause>| {
+            build(&IndexQuery {
+                resource_type: "Observation".into(),
+                clauses,
+                sort_date_param: None,
+                limit: 50,
+            })
+            .sql
+        };
+        // The patient's reference drives, wherever it stands; date and code are EXISTS.
+        let sql = query(vec![date.clone(), code.clone(), subject]);
+        assert_eq!(sql.matches("r.id IN (SELECT").count(), 1, "{sql}");
+        assert!(sql.contains("r.id IN (SELECT x.id FROM idx_ref"), "{sql}");
+        assert_eq!(sql.matches("EXISTS (SELECT 1 FROM").count(), 2, "{sql}");
+        assert!(
+            sql.contains("EXISTS (SELECT 1 FROM idx_date x WHERE x.id = r.id"),
+            "{sql}"
+        );
+        // Without a reference the token drives the date.
+        let sql = query(vec![date.clone(), code]);
+        assert!(sql.contains("r.id IN (SELECT x.id FROM idx_token"), "{sql}");
+        assert!(sql.contains("EXISTS (SELECT 1 FROM idx_date"), "{sql}");
+        // Given ids drive everything else.
+        let sql = query(vec![date, IndexClause::Ids(vec!["o1".into()])]);
+        assert!(!sql.contains("r.id IN (SELECT"), "{sql}");
+        assert!(sql.contains("EXISTS (SELECT 1 FROM idx_date"), "{sql}");
     }
 
     #[test]
