@@ -60,20 +60,19 @@ const COMPACT_TYPES: [&str; 6] = [
 /// reference to a resource of the record that is left out removed (a reference to the
 /// directory stays), so the record loads without dangling references.
 fn compact(resources: Vec<serde_json::Value>) -> Vec<serde_json::Value> {
-    let rt = |r: &serde_json::Value| {
+    fn rt(r: &serde_json::Value) -> &str {
         r.get("resourceType")
             .and_then(serde_json::Value::as_str)
             .unwrap_or_default()
-            .to_owned()
-    };
+    }
     let dropped: std::collections::HashSet<String> = resources
         .iter()
-        .filter(|r| !COMPACT_TYPES.contains(&rt(r).as_str()))
+        .filter(|r| !COMPACT_TYPES.contains(&rt(r)))
         .filter_map(|r| Some(format!("{}/{}", rt(r), r.get("id")?.as_str()?)))
         .collect();
     resources
         .into_iter()
-        .filter(|r| COMPACT_TYPES.contains(&rt(r).as_str()))
+        .filter(|r| COMPACT_TYPES.contains(&rt(r)))
         .map(|mut r| {
             drop_references(&mut r, &dropped);
             r

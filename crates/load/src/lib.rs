@@ -4,8 +4,8 @@
 //! (`transaction` Bundles, or single creates for servers without transactions; see
 //! [`LoadConfig::setup_patients`]), then discovers what to ask for, through FHIR search only
 //! (`Patient?_count=…` following `next` links, then `Observation?patient=…` for a sample of
-//! those patients), and then lets `concurrency` workers, each on one keep-alive connection, send requests of the
-//! chosen [`Workload`] until the duration is over or the request budget is spent. The
+//! those patients), and then lets `concurrency` workers, each on one keep-alive connection,
+//! send requests of the chosen [`Workload`] until the duration is over or the request budget is spent. The
 //! [`Report`] gives throughput, latency percentiles, answers by error status, transport
 //! errors and, when the server's process id is given, its peak resident memory.
 //!
@@ -812,18 +812,10 @@ fn new_patient(rng: &mut ChaCha8Rng) -> Value {
 
 /// A random (version 4) `urn:uuid:` full URL.
 fn urn_uuid(rng: &mut ChaCha8Rng) -> String {
-    let mut b: [u8; 16] = rng.gen();
-    b[6] = (b[6] & 0x0f) | 0x40;
-    b[8] = (b[8] & 0x3f) | 0x80;
-    let hex: String = b.iter().map(|x| format!("{x:02x}")).collect();
-    format!(
-        "urn:uuid:{}-{}-{}-{}-{}",
-        &hex[0..8],
-        &hex[8..12],
-        &hex[12..16],
-        &hex[16..20],
-        &hex[20..32]
-    )
+    uuid::Builder::from_random_bytes(rng.gen())
+        .into_uuid()
+        .urn()
+        .to_string()
 }
 
 /// A FHIR R4 `transaction` Bundle: one new Patient (full URL `urn:uuid:…`) and

@@ -320,22 +320,7 @@ fn assert_healthy(r: &Report) {
 }
 
 async fn observations_of(w: &World) -> u64 {
-    let addr = w
-        .base_url
-        .trim_start_matches("http://")
-        .trim_end_matches("/fhir");
-    let r = request(
-        addr,
-        "GET",
-        &format!("/fhir/Observation?patient={}&_summary=count", w.patient),
-        &[("Cookie", w.gp.as_str())],
-        b"",
-    )
-    .await;
-    assert_eq!(r.status, 200, "{}", r.body);
-    serde_json::from_str::<Value>(&r.body).unwrap()["total"]
-        .as_u64()
-        .unwrap()
+    visible(w, &format!("Observation?patient={}&", w.patient)).await
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
