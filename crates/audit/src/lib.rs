@@ -17,4 +17,4 @@ pub use chain::{
     VerifyFailure, VerifyReport, GENESIS_HASH,
 };
 pub use event::{Action, AuditEvent, AuditObject, Channel, Controls, EventCode, Outcome};
-pub use journal::{Journal, JournalError, JournalPosition, JournaledEvent};
+pub use journal::{FoldQueue, Journal, JournalError, JournalPosition, JournaledEvent};

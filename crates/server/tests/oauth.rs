@@ -538,6 +538,10 @@ async fn revoked_tokens_revoked_clients_and_disabled_accounts_no_longer_authenti
         let ut = token(r);
         let (p, _) = bearer_caller(&state, &ut, "x").await.unwrap();
         assert!(matches!(p, Principal::Staff(_)));
+        // A token checked a moment ago comes from the cache, with this request's address.
+        let (again, _) = bearer_caller(&state, &ut, "y").await.unwrap();
+        assert_eq!(again.actor().access_point, "y");
+        assert_eq!(again.actor().user_id, p.actor().user_id);
         vault
             .set_account_disabled(&accounts_admin(), "huisarts", true)
             .await

@@ -36,9 +36,22 @@ pub(crate) struct CachedSession {
 /// (changes made through this process clear the cache at once).
 pub(crate) const SESSION_TTL: std::time::Duration = std::time::Duration::from_secs(1);
 
+/// A bearer token as last checked against the database.
+#[derive(Clone)]
+pub(crate) struct CachedToken {
+    pub loaded: std::time::Instant,
+    pub expires_unix: i64,
+    pub principal: Principal,
+    pub scopes: crate::clients::Scopes,
+}
+
+/// Checked sessions or tokens kept at most; beyond it the cache starts again.
+pub(crate) const MAX_CACHED_CREDENTIALS: usize = 50_000;
+
 #[derive(Default)]
 pub(crate) struct AccessState {
     pub(crate) sessions: Mutex<HashMap<String, CachedSession>>,
+    pub(crate) tokens: Mutex<HashMap<String, CachedToken>>,
     facts: Mutex<HashMap<String, (std::time::Instant, Arc<PatientFacts>)>>,
     organisations: RwLock<HashMap<String, Organisation>>,
 }
@@ -56,11 +69,15 @@ impl AccessState {
         }
     }
 
-    /// Forgets every checked session (after any change to accounts, rights, grants or
-    /// organisations): the next request of each reads them again.
+    /// Forgets every checked session and bearer token (after any change to accounts,
+    /// rights, grants, organisations, API clients or tokens): the next request of each
+    /// reads them again.
     pub(crate) fn forget_sessions(&self) {
         if let Ok(mut s) = self.sessions.lock() {
             s.clear();
+        }
+        if let Ok(mut t) = self.tokens.lock() {
+            t.clear();
         }
     }
 

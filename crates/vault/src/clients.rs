@@ -600,6 +600,7 @@ impl Vault {
             .clients
             .revoke_client_tokens(client_id, &now)
             .await?;
+        self.inner.access.forget_sessions();
         self.client_admin_event(
             principal,
             &basis,
@@ -920,6 +921,7 @@ impl Vault {
         }
         let now = rfc3339(self.clients_now());
         if self.inner.clients.revoke_token(&hash, &now).await? {
+            self.inner.access.forget_sessions();
             let organisation = match &client.kind {
                 ApiClientKind::System { organisation_id } => Some(organisation_id.as_str()),
                 ApiClientKind::User { .. } => None,
@@ -947,9 +949,29 @@ impl Vault {
         address: &str,
     ) -> Result<(Principal, Scopes), TokenError> {
         let now = self.clients_now().unix_timestamp();
+        let hash = token_hash(token);
+        // A token checked less than a second ago is trusted without reading the token,
+        // client, account and roles again (changes made through this process clear the
+        // cache at once; the second bounds how long another process's change goes unseen).
+        let cached = self
+            .inner
+            .access
+            .tokens
+            .lock()
+            .ok()
+            .and_then(|m| m.get(&hash).cloned())
+            .filter(|c| c.loaded.elapsed() < crate::access::SESSION_TTL);
+        if let Some(c) = cached {
+            if c.expires_unix < now {
+                return Err(TokenError::Unauthenticated);
+            }
+            let mut principal = c.principal;
+            principal.actor_mut().access_point = address.to_owned();
+            return Ok((principal, c.scopes));
+        }
         let clients = &self.inner.clients;
         let row = clients
-            .token(&token_hash(token))
+            .token(&hash)
             .await
             .map_err(|_| TokenError::Unavailable)?
             .filter(|t| t.revoked_at.is_none() && t.expires_unix >= now)
@@ -985,6 +1007,20 @@ impl Vault {
             }
             _ => return Err(TokenError::Unauthenticated),
         };
+        if let Ok(mut m) = self.inner.access.tokens.lock() {
+            if m.len() >= crate::access::MAX_CACHED_CREDENTIALS {
+                m.clear();
+            }
+            m.insert(
+                hash,
+                crate::access::CachedToken {
+                    loaded: std::time::Instant::now(),
+                    expires_unix: row.expires_unix,
+                    principal: principal.clone(),
+                    scopes: scopes.clone(),
+                },
+            );
+        }
         Ok((principal, scopes))
     }
 

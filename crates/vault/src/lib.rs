@@ -99,14 +99,17 @@ impl Vault {
         let clients: Arc<dyn zorgkluis_store::ClientStore> = sql.clone();
         let accounts: Arc<dyn zorgkluis_store::AccountStore> = sql;
         let signer = Arc::new(keys.audit_signer()?);
-        let (journal, recovered, journal_rx) =
-            Journal::open(&config.data_dir.join("audit-journal"), config.journal_fsync)?;
+        let (journal, recovered, fold_queue) = Journal::open(
+            &config.data_dir.join("audit-journal"),
+            config.journal_fsync,
+            writer::FOLD_MAX_EVENTS,
+        )?;
         let writer = Writer::spawn(
             store.clone(),
             signer.clone(),
             config.clock.clone(),
             journal.clone(),
-            journal_rx,
+            fold_queue,
         );
         let index_key = keys::bootstrap(
             &store,

@@ -2,14 +2,15 @@
 //!
 //! Requests queue on a channel; the writer takes everything queued (up to a limit) and
 //! commits it in one transaction, so that under load many writes and thousands of audited
-//! reads share one commit. A fold task collects journaled read events for up to
-//! [`FOLD_INTERVAL`] and hands them to the writer in large batches.
+//! reads share one commit. A fold task takes the journaled read events from the journal's
+//! [`FoldQueue`] every [`FOLD_INTERVAL`] (sooner when [`FOLD_MAX_EVENTS`] wait, or when the
+//! trail is queried) and hands them to the writer in large batches.
 
 use std::sync::Arc;
 use std::time::Duration;
 
 use tokio::sync::{mpsc, oneshot};
-use zorgkluis_audit::{AuditEvent, Journal, JournalPosition, JournaledEvent, Outcome};
+use zorgkluis_audit::{AuditEvent, FoldQueue, Journal, JournalPosition, JournaledEvent, Outcome};
 use zorgkluis_crypto::AuditSigner;
 use zorgkluis_domain::{clock::rfc3339, Clock};
 use zorgkluis_store::{Batch, Job, JobError, Store};
@@ -25,7 +26,8 @@ const MAX_JOBS_PER_BATCH: usize = 512;
 /// overhead over HTTP"): without any fold audited reads were 3% slower than unaudited ones,
 /// folding ten times a second made them about 18% slower, once a second about 8%.
 const FOLD_INTERVAL: Duration = Duration::from_secs(1);
-const FOLD_MAX_EVENTS: usize = 20_000;
+/// Queued read events that wake the fold before its interval is up.
+pub(crate) const FOLD_MAX_EVENTS: usize = 20_000;
 
 type JobReply = oneshot::Sender<Result<Result<(), JobError>, VaultError>>;
 type Reply = oneshot::Sender<Result<(), VaultError>>;
@@ -50,11 +52,11 @@ impl Writer {
         signer: Arc<AuditSigner>,
         clock: Arc<dyn Clock>,
         journal: Journal,
-        journal_rx: mpsc::UnboundedReceiver<Vec<JournaledEvent>>,
+        queue: Arc<FoldQueue>,
     ) -> Self {
         let (tx, rx) = mpsc::channel(4096);
         let (flush_tx, flush_rx) = mpsc::channel(64);
-        tokio::spawn(fold_task(journal_rx, flush_rx, tx.clone()));
+        tokio::spawn(fold_task(queue, flush_rx, tx.clone()));
         tokio::spawn(write_loop(rx, store, signer, clock, journal));
         Self { tx, flush_tx }
     }
@@ -91,55 +93,40 @@ impl Writer {
 }
 
 async fn fold_task(
-    mut journal_rx: mpsc::UnboundedReceiver<Vec<JournaledEvent>>,
+    queue: Arc<FoldQueue>,
     mut flush_rx: mpsc::Receiver<Reply>,
     tx: mpsc::Sender<Msg>,
 ) {
-    let mut pending: Vec<JournaledEvent> = Vec::new();
     let mut tick = tokio::time::interval(FOLD_INTERVAL);
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     loop {
-        tokio::select! {
-            got = journal_rx.recv() => match got {
-                Some(events) => {
-                    pending.extend(events);
-                    if pending.len() >= FOLD_MAX_EVENTS
-                        && tx.send(Msg::Fold(std::mem::take(&mut pending))).await.is_err()
-                    {
-                        return;
-                    }
-                }
-                None => {
-                    if !pending.is_empty() {
-                        let _ = tx.send(Msg::Fold(std::mem::take(&mut pending))).await;
-                    }
-                    // The journal is closed; keep serving flushes until the writer goes.
-                    while let Some(reply) = flush_rx.recv().await {
-                        if tx.send(Msg::Flush(reply)).await.is_err() {
-                            return;
-                        }
-                    }
-                    return;
-                }
+        // Every branch folds what is queued; a flush also waits for it to be chained.
+        let reply = tokio::select! {
+            () = queue.wait() => None,
+            _ = tick.tick() => None,
+            reply = flush_rx.recv() => match reply {
+                Some(reply) => Some(reply),
+                None => return,
             },
-            _ = tick.tick() => {
-                if !pending.is_empty() && tx.send(Msg::Fold(std::mem::take(&mut pending))).await.is_err() {
-                    return;
-                }
+        };
+        // Everything the journal acknowledged before a flush was queued before it.
+        let (events, closed) = queue.take();
+        if !events.is_empty() && tx.send(Msg::Fold(events)).await.is_err() {
+            return;
+        }
+        if let Some(reply) = reply {
+            if tx.send(Msg::Flush(reply)).await.is_err() {
+                return;
             }
-            reply = flush_rx.recv() => {
-                let Some(reply) = reply else { return };
-                // Everything acknowledged by the journal was sent to us before the ack.
-                while let Ok(events) = journal_rx.try_recv() {
-                    pending.extend(events);
-                }
-                if !pending.is_empty() && tx.send(Msg::Fold(std::mem::take(&mut pending))).await.is_err() {
-                    return;
-                }
+        }
+        if closed {
+            // The journal is closed; keep serving flushes until the writer goes.
+            while let Some(reply) = flush_rx.recv().await {
                 if tx.send(Msg::Flush(reply)).await.is_err() {
                     return;
                 }
             }
+            return;
         }
     }
 }
