@@ -44,6 +44,20 @@ zk_gp_client() {
   fi
 }
 
+# Prints the Practitioner id of the staff account LOGIN (the third column of `users list`),
+# for `bench http --practitioner`; fails when the account has none. Run it while no server
+# holds the data directory. $1: the login.
+zk_practitioner() {
+  local id
+  id="$(env -u ZORGKLUIS_DATABASE_URL -u ZORGKLUIS_CONFIG "$bin" "${args[@]}" users list \
+    | awk -v login="$1" '$1 == login { print $3; exit }')"
+  if [ -z "$id" ] || [ "$id" = "-" ]; then
+    echo "no practitioner id for $1 in \`zorgkluis users list\`" >&2
+    return 1
+  fi
+  printf '%s\n' "$id"
+}
+
 # Prints a bearer token for the client ($client_id, $client_secret) from $url/oauth/token.
 zk_token() {
   python3 - "$url/oauth/token" "$client_id" "$client_secret" <<'PY'

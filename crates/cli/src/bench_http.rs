@@ -1,7 +1,8 @@
 //! `zorgkluis bench http`: load on a running FHIR server over loopback HTTP (see
 //! `zorgkluis_load`): optionally a set-up of new patients (with a progress bar), discovery
-//! through FHIR search, then a timed phase with one keep-alive connection per worker;
-//! prints a table and optionally writes the JSON report.
+//! through FHIR search (with `--practitioner`, through that practitioner's care teams),
+//! then a timed phase with one keep-alive connection per worker; prints a table and
+//! optionally writes the JSON report.
 
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -26,6 +27,10 @@ pub struct HttpBench {
     pub setup_patients: u32,
     /// Observations per set-up patient.
     pub setup_observations: u32,
+    /// Practitioner id: discovery through their care teams, new patients in their care.
+    pub practitioner: Option<String>,
+    /// Organization id of the practitioner's care-team membership (else looked up).
+    pub organisation: Option<String>,
     pub json: Option<PathBuf>,
 }
 
@@ -39,8 +44,11 @@ pub async fn run(opts: HttpBench) -> Result<()> {
     let budget = opts
         .requests
         .map_or_else(String::new, |n| format!(", at most {n} requests"));
+    let care = opts.practitioner.as_deref().map_or_else(String::new, |p| {
+        format!(", patients in the care teams of Practitioner/{p}")
+    });
     println!(
-        "{workload} load on {}: {} workers, {} s{budget} …",
+        "{workload} load on {}: {} workers, {} s{budget}{care} …",
         opts.url, opts.concurrency, opts.duration
     );
     let bar = (opts.setup_patients > 0).then(|| {
@@ -72,6 +80,8 @@ pub async fn run(opts: HttpBench) -> Result<()> {
         seed: opts.seed,
         setup_patients: opts.setup_patients,
         setup_observations: opts.setup_observations,
+        practitioner: opts.practitioner,
+        organisation: opts.organisation,
         progress,
     };
     let result = zorgkluis_load::run(config).await;

@@ -224,6 +224,22 @@ enum BenchCommand {
         /// Observations per set-up patient.
         #[arg(long, default_value_t = zorgkluis_load::SETUP_OBSERVATIONS, value_name = "M")]
         setup_observations: u32,
+        /// A Practitioner id (`users list` shows a staff account's): discover patients
+        /// through the care teams that name them (CareTeam?participant=Practitioner/ID)
+        /// instead of Patient?_count=…, which Zorgkluis refuses above 50,000 patients; and
+        /// register every patient the tool creates (bulk, set-up) with a CareTeam naming
+        /// them, so that they may read it afterwards.
+        #[arg(long, value_name = "ID")]
+        practitioner: Option<String>,
+        /// With --practitioner: the Organization id on whose behalf they are in the care
+        /// teams the tool writes (default: the organisation of their PractitionerRole).
+        #[arg(
+            long,
+            value_name = "ID",
+            alias = "organization",
+            requires = "practitioner"
+        )]
+        organisation: Option<String>,
         /// Also write the report as JSON to FILE.
         #[arg(long)]
         json: Option<std::path::PathBuf>,
@@ -343,7 +359,8 @@ enum UsersCommand {
         /// Login name.
         login: String,
     },
-    /// List accounts (no secrets).
+    /// List accounts (no secrets): login, kind, the Practitioner id of staff (for
+    /// `bench http --practitioner`), roles, second factor, status and name.
     List,
     /// CO-8: a member of staff's rights per data category at an organisation. Lists are
     /// comma-separated categories (demographics, appointments, medication, allergies,
@@ -581,6 +598,8 @@ async fn run(cli: Cli) -> Result<std::process::ExitCode> {
                     seed,
                     setup_patients,
                     setup_observations,
+                    practitioner,
+                    organisation,
                     json,
                 },
         } => {
@@ -596,6 +615,8 @@ async fn run(cli: Cli) -> Result<std::process::ExitCode> {
                 seed,
                 setup_patients,
                 setup_observations,
+                practitioner,
+                organisation,
                 json,
             })
             .await?;
@@ -883,10 +904,8 @@ async fn users(vault: &Vault, command: UsersCommand) -> Result<()> {
             println!("account {login} enabled");
         }
         UsersCommand::List => {
-            println!(
-                "{:<28} {:<15} {:<34} {:<4} {:<8} name",
-                "login", "kind", "roles", "2FA", "status"
-            );
+            // (login, kind, practitioner, roles, 2FA, status, name)
+            let mut rows = Vec::new();
             for a in vault.accounts(&admin).await? {
                 let roles = a
                     .roles
@@ -900,14 +919,34 @@ async fn users(vault: &Vault, command: UsersCommand) -> Result<()> {
                     })
                     .collect::<Vec<_>>()
                     .join(", ");
-                println!(
-                    "{:<28} {:<15} {:<34} {:<4} {:<8} {}",
+                rows.push([
                     a.login,
                     a.kind,
+                    a.practitioner_id.unwrap_or_else(|| "-".into()),
                     roles,
-                    if a.second_factor { "yes" } else { "no" },
-                    if a.disabled { "disabled" } else { "active" },
-                    a.display_name
+                    if a.second_factor { "yes" } else { "no" }.into(),
+                    if a.disabled { "disabled" } else { "active" }.into(),
+                    a.display_name,
+                ]);
+            }
+            // The practitioner (UUIDs in generated data) and roles columns as wide as
+            // their longest value; the practitioner id stays the third word of a line.
+            let width = |i: usize, heading: &str| {
+                rows.iter()
+                    .map(|r: &[String; 7]| r[i].chars().count())
+                    .max()
+                    .unwrap_or(0)
+                    .max(heading.len())
+            };
+            let (pw, rw) = (width(2, "practitioner"), width(3, "roles"));
+            println!(
+                "{:<28} {:<15} {:<pw$} {:<rw$} {:<4} {:<8} name",
+                "login", "kind", "practitioner", "roles", "2FA", "status"
+            );
+            for [login, kind, practitioner, roles, second_factor, status, name] in rows {
+                println!(
+                    "{login:<28} {kind:<15} {practitioner:<pw$} {roles:<rw$} \
+                     {second_factor:<4} {status:<8} {name}"
                 );
             }
         }

@@ -180,6 +180,8 @@ fn co3_users_add_list_disable_from_the_terminal_and_a_weak_password_is_refused()
                 "assistant",
                 "--organisation",
                 "org-1",
+                "--practitioner",
+                "pr-dewit",
                 "--confidentiality-signed",
             ])
             .env("ZORGKLUIS_NEW_PASSWORD", password)
@@ -207,6 +209,17 @@ fn co3_users_add_list_disable_from_the_terminal_and_a_weak_password_is_refused()
     assert!(
         line.contains("assistant") && line.contains("yes") && line.contains("active"),
         "{line}"
+    );
+    // The practitioner id is the third column (what scripts/lib/zorgkluis.sh reads for
+    // `bench http --practitioner`), under its heading.
+    let header = list.lines().find(|l| l.starts_with("login")).unwrap();
+    let column = |l: &str| l.split_whitespace().nth(2).map(str::to_owned);
+    assert_eq!(column(header).as_deref(), Some("practitioner"), "{list}");
+    assert_eq!(column(line).as_deref(), Some("pr-dewit"), "{list}");
+    assert_eq!(
+        header.find("practitioner"),
+        line.find("pr-dewit"),
+        "aligned: {list}"
     );
     let rights = zorgkluis(
         dir.path(),
@@ -248,6 +261,9 @@ fn co3_users_add_list_disable_from_the_terminal_and_a_weak_password_is_refused()
             .any(|l| l.starts_with("a.dewit") && l.contains("disabled")),
         "{list}"
     );
+    // The practitioner stays listed with the disabled account (it is who they were).
+    let line = list.lines().find(|l| l.starts_with("a.dewit")).unwrap();
+    assert_eq!(line.split_whitespace().nth(2), Some("pr-dewit"), "{line}");
 }
 
 #[test]

@@ -3,11 +3,18 @@
 //! [`run`] optionally first creates patients with observations through standard FHIR
 //! (`transaction` Bundles, or single creates for servers without transactions; see
 //! [`LoadConfig::setup_patients`]), then discovers what to ask for, through FHIR search only
-//! (`Patient?_count=…` following `next` links, then `Observation?patient=…` for a sample of
-//! those patients), and then lets `concurrency` workers, each on one keep-alive connection,
-//! send requests of the chosen [`Workload`] until the duration is over or the request budget is spent. The
-//! [`Report`] gives throughput, latency percentiles, answers by error status, transport
-//! errors and, when the server's process id is given, its peak resident memory.
+//! (`Patient?_count=…`, or with [`LoadConfig::practitioner`] the subjects of
+//! `CareTeam?participant=Practitioner/…`, following `next` links, then
+//! `Observation?patient=…` for a sample of those patients), and then lets `concurrency`
+//! workers, each on one keep-alive connection, send requests of the chosen [`Workload`]
+//! until the duration is over or the request budget is spent. The [`Report`] gives
+//! throughput, latency percentiles, answers by error status, transport errors and, when the
+//! server's process id is given, its peak resident memory.
+//!
+//! With a practitioner, every patient the tool creates (bulk Bundles, set-up) comes with a
+//! CareTeam that names that practitioner on behalf of their organisation, as a practice
+//! registers a patient: on Zorgkluis only a care team lets staff read a patient afterwards
+//! (GP-7), and a server with many patients refuses to list them all (`too-costly`).
 //!
 //! Only loopback servers are accepted: this is a tool to measure one's own server, not to
 //! put load on somebody else's.
@@ -41,6 +48,10 @@ pub const DISCOVERY_OBSERVATIONS_PER_PATIENT: usize = 50;
 pub const REQUEST_TIMEOUT: Duration = Duration::from_secs(30);
 /// Search pages followed at most during discovery (a guard against `next` loops).
 const DISCOVERY_PAGES: usize = 200;
+/// When the search for a practitioner's care teams is refused as too costly, discovery
+/// asks for the teams that started in the last so many days instead, the narrowest window
+/// first, widening while it finds fewer than [`DISCOVERY_PATIENTS`] patients.
+const CARE_TEAM_WINDOWS_DAYS: [i64; 6] = [90, 365, 730, 1461, 2922, 5844];
 /// Observations in each `transaction` Bundle of the [`Workload::Bulk`] workload, next to
 /// their one new Patient.
 pub const BULK_OBSERVATIONS: u32 = 20;
@@ -106,7 +117,8 @@ pub enum Workload {
     /// `Observation?subject=Patient/[id]`, 10% `POST Patient`, 10% `POST Observation`.
     Generic,
     /// Bulk import: `POST [base]` of a `transaction` Bundle with one new Patient and
-    /// [`BULK_OBSERVATIONS`] Observations about it (standard FHIR R4; a 200 answer is a
+    /// [`BULK_OBSERVATIONS`] Observations about it, and with [`LoadConfig::practitioner`]
+    /// also a CareTeam naming that practitioner (standard FHIR R4; a 200 answer is a
     /// success). Needs no discovered patients.
     Bulk,
 }
@@ -199,6 +211,19 @@ pub struct LoadConfig {
     pub setup_patients: u32,
     /// Observations per set-up patient.
     pub setup_observations: u32,
+    /// A Practitioner id (`zorgkluis users list` shows a staff account's). Discovery then
+    /// finds patients through the care teams that name this practitioner
+    /// (`CareTeam?participant=Practitioner/[id]&status=active`) instead of
+    /// `Patient?_count=…`, which a large server refuses as too costly; and every patient
+    /// the tool creates (bulk Bundles, set-up) comes with an active CareTeam whose
+    /// participant is this practitioner on behalf of [`organisation`](Self::organisation),
+    /// in the same transaction, so that the practitioner may read it afterwards.
+    pub practitioner: Option<String>,
+    /// The Organization id on whose behalf [`practitioner`](Self::practitioner) is in the
+    /// care teams the tool writes. Without it, when patients are to be created, it is
+    /// looked up with `PractitionerRole?practitioner=Practitioner/[id]` (the organisation
+    /// of the practitioner's active roles, which must be exactly one).
+    pub organisation: Option<String>,
     /// Called during set-up with `(resources created, resources to create)`, from any
     /// thread, in increasing order of the first figure.
     pub progress: Option<Progress>,
@@ -217,6 +242,8 @@ impl fmt::Debug for LoadConfig {
             .field("seed", &self.seed)
             .field("setup_patients", &self.setup_patients)
             .field("setup_observations", &self.setup_observations)
+            .field("practitioner", &self.practitioner)
+            .field("organisation", &self.organisation)
             .field(
                 "progress",
                 &self.progress.as_ref().map(|_| "Fn(done, total)"),
@@ -228,7 +255,8 @@ impl fmt::Debug for LoadConfig {
 impl LoadConfig {
     /// A configuration with the defaults of `zorgkluis bench http`: 16 workers, 30 s, no
     /// request budget, no memory sampling, seed 7513, no set-up (but
-    /// [`SETUP_OBSERVATIONS`] per set-up patient once `setup_patients` is set).
+    /// [`SETUP_OBSERVATIONS`] per set-up patient once `setup_patients` is set), no
+    /// practitioner.
     pub fn new(base_url: impl Into<String>, auth: Auth, workload: Workload) -> Self {
         Self {
             base_url: base_url.into(),
@@ -241,6 +269,8 @@ impl LoadConfig {
             seed: 7513,
             setup_patients: 0,
             setup_observations: SETUP_OBSERVATIONS,
+            practitioner: None,
+            organisation: None,
             progress: None,
         }
     }
@@ -283,6 +313,28 @@ pub enum LoadError {
         /// The start of the answer.
         body: String,
     },
+    /// A discovery search was refused as too costly (an OperationOutcome with the issue
+    /// code `too-costly`).
+    #[error("discovery: {url} was refused as too costly: {diagnostics}")]
+    TooCostly {
+        /// What was asked.
+        url: String,
+        /// The server's explanation.
+        diagnostics: String,
+    },
+    /// `Patient?_count=…` was refused as too costly and no practitioner was given: the
+    /// server does not list all its patients at once.
+    #[error(
+        "discovery: {url} was refused as too costly ({diagnostics}): this server does not \
+         list all its patients at once; pass --practitioner ID (a Practitioner id, shown by \
+         `zorgkluis users list`) to discover patients through the care teams that name them"
+    )]
+    NeedsPractitioner {
+        /// What was asked.
+        url: String,
+        /// The server's explanation.
+        diagnostics: String,
+    },
     /// Discovery found nothing to work with.
     #[error("discovery: {0}")]
     NothingFound(String),
@@ -321,7 +373,7 @@ pub struct Report {
     pub observations: usize,
     /// Seconds discovery took (not part of the timed phase).
     pub discovery_seconds: f64,
-    /// Resources created by the set-up (0 without set-up).
+    /// Resources created by the set-up (0 without set-up; CareTeams included).
     pub setup_resources: u64,
     /// Seconds the set-up took (before discovery, not part of the timed phase).
     pub setup_seconds: f64,
@@ -335,7 +387,8 @@ pub struct Report {
     /// Requests answered per second.
     pub rps: f64,
     /// Resources created by successful answers of the timed phase: 1 per create, 1 +
-    /// [`BULK_OBSERVATIONS`] per bulk Bundle, none for reads and searches.
+    /// [`BULK_OBSERVATIONS`] per bulk Bundle (one more, the CareTeam, with
+    /// [`LoadConfig::practitioner`]), none for reads and searches.
     pub resources_written: u64,
     /// Median latency, µs.
     pub p50_us: u64,
@@ -589,6 +642,11 @@ async fn search_page(
 ) -> Result<Value, LoadError> {
     let url = format!("http://{}{path}", target.host);
     let r = send(conn, target, "GET", path, None).await?;
+    if r.status == 400 {
+        if let Some(diagnostics) = too_costly(&r.body) {
+            return Err(LoadError::TooCostly { url, diagnostics });
+        }
+    }
     if r.status != 200 {
         return Err(LoadError::Discovery {
             url,
@@ -603,9 +661,21 @@ async fn search_page(
     })
 }
 
-/// The ids of the matches of type `rt` in a search Bundle, and its `next` link.
-fn matches(bundle: &Value, rt: &str) -> (Vec<String>, Option<String>) {
-    let ids = bundle
+/// The explanation of a `too-costly` issue, when `body` is an OperationOutcome with one.
+fn too_costly(body: &[u8]) -> Option<String> {
+    let outcome: Value = serde_json::from_slice(body).ok()?;
+    let issue = outcome
+        .get("issue")?
+        .as_array()?
+        .iter()
+        .find(|i| i.get("code").and_then(Value::as_str) == Some("too-costly"))?;
+    let diagnostics = issue.get("diagnostics").and_then(Value::as_str);
+    Some(diagnostics.unwrap_or("too-costly").to_owned())
+}
+
+/// The matches of type `rt` in a search Bundle (entries marked as included are left out).
+fn page_matches<'b>(bundle: &'b Value, rt: &str) -> Vec<&'b Value> {
+    bundle
         .get("entry")
         .and_then(Value::as_array)
         .map(|entries| {
@@ -618,11 +688,14 @@ fn matches(bundle: &Value, rt: &str) -> (Vec<String>, Option<String>) {
                 })
                 .filter_map(|e| e.get("resource"))
                 .filter(|r| r.get("resourceType").and_then(Value::as_str) == Some(rt))
-                .filter_map(|r| r.get("id").and_then(Value::as_str).map(str::to_owned))
                 .collect()
         })
-        .unwrap_or_default();
-    let next = bundle
+        .unwrap_or_default()
+}
+
+/// The request target of a search Bundle's `next` link.
+fn next_link(bundle: &Value) -> Option<String> {
+    bundle
         .get("link")
         .and_then(Value::as_array)
         .and_then(|links| {
@@ -631,8 +704,40 @@ fn matches(bundle: &Value, rt: &str) -> (Vec<String>, Option<String>) {
                 .find(|l| l.get("relation").and_then(Value::as_str) == Some("next"))
         })
         .and_then(|l| l.get("url").and_then(Value::as_str))
-        .and_then(link_target);
-    (ids, next)
+        .and_then(link_target)
+}
+
+/// The ids of the matches of type `rt` in a search Bundle.
+fn match_ids(bundle: &Value, rt: &str) -> Vec<String> {
+    page_matches(bundle, rt)
+        .into_iter()
+        .filter_map(|r| r.get("id").and_then(Value::as_str).map(str::to_owned))
+        .collect()
+}
+
+/// The id in a reference to a resource of type `rt` (`rt/id`, also at the end of an
+/// absolute URL).
+fn reference_id<'v>(reference: Option<&'v Value>, rt: &str) -> Option<&'v str> {
+    let r = reference?.as_str()?;
+    let (t, id) = r.rsplit_once('/')?;
+    let t = t.rsplit('/').next()?;
+    (t == rt && !id.is_empty()).then_some(id)
+}
+
+/// A FHIR id (`[A-Za-z0-9\-\.]{1,64}`) given as the setting `what`.
+fn fhir_id(what: &str, value: &str) -> Result<String, LoadError> {
+    let id = value.trim();
+    let valid = (1..=64).contains(&id.len())
+        && id
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'.');
+    if valid {
+        Ok(id.to_owned())
+    } else {
+        Err(LoadError::Config(format!(
+            "{what} {value:?} is not a FHIR id (1 to 64 letters, digits, '-' or '.')"
+        )))
+    }
 }
 
 /// Observations of a patient: `patient=ID` for Zorgkluis workloads, the standard
@@ -664,36 +769,187 @@ fn search_request(generic: bool, patient: &str, rng: &mut ChaCha8Rng) -> String 
     }
 }
 
+/// Follows the search `first` through its `next` links (at most [`DISCOVERY_PAGES`]
+/// pages), giving each match of type `rt` to `take`, until `take` answers that it has
+/// enough or a page has no matches.
+async fn follow_search(
+    conn: &mut Connection,
+    target: &Target,
+    first: String,
+    rt: &str,
+    mut take: impl FnMut(&Value) -> bool,
+) -> Result<(), LoadError> {
+    let mut next = Some(first);
+    let mut pages = 0;
+    while let Some(path) = next.take() {
+        pages += 1;
+        let bundle = search_page(conn, target, &path).await?;
+        let found = page_matches(&bundle, rt);
+        let mut enough = found.is_empty();
+        for resource in found {
+            enough |= take(resource);
+        }
+        if !enough && pages < DISCOVERY_PAGES {
+            next = next_link(&bundle);
+        }
+    }
+    Ok(())
+}
+
+/// Adds `id` to `patients` unless it is there or the list is full; whether it is full.
+fn add_patient(patients: &mut Vec<String>, id: &str) -> bool {
+    if patients.len() < DISCOVERY_PATIENTS && !patients.iter().any(|p| p == id) {
+        patients.push(id.to_owned());
+    }
+    patients.len() >= DISCOVERY_PATIENTS
+}
+
+/// Up to [`DISCOVERY_PATIENTS`] patients from `Patient?_count=…`.
+async fn all_patients(conn: &mut Connection, target: &Target) -> Result<Vec<String>, LoadError> {
+    let mut patients = Vec::new();
+    let first = format!("{}/Patient?_count={DISCOVERY_PATIENTS}", target.base_path);
+    let listed = follow_search(conn, target, first, "Patient", |p| {
+        match p.get("id").and_then(Value::as_str) {
+            Some(id) => add_patient(&mut patients, id),
+            None => false,
+        }
+    })
+    .await;
+    match listed {
+        Ok(()) => Ok(patients),
+        Err(LoadError::TooCostly { url, diagnostics }) => {
+            Err(LoadError::NeedsPractitioner { url, diagnostics })
+        }
+        Err(e) => Err(e),
+    }
+}
+
+/// Up to [`DISCOVERY_PATIENTS`] subjects of the teams the search `first` finds.
+async fn team_subjects(
+    conn: &mut Connection,
+    target: &Target,
+    first: String,
+) -> Result<Vec<String>, LoadError> {
+    let mut patients = Vec::new();
+    follow_search(conn, target, first, "CareTeam", |team| {
+        match reference_id(team.pointer("/subject/reference"), "Patient") {
+            Some(id) => add_patient(&mut patients, id),
+            None => false,
+        }
+    })
+    .await?;
+    Ok(patients)
+}
+
+/// Up to [`DISCOVERY_PATIENTS`] patients in the active care teams that name `practitioner`,
+/// as a staff portal finds "my patients". A server may refuse that search as too costly
+/// (Zorgkluis does above 50,000 teams): then the teams that started in the last
+/// [`CARE_TEAM_WINDOWS_DAYS`], the narrowest window first, widening while it finds too few
+/// patients and the server answers.
+async fn care_team_patients(
+    conn: &mut Connection,
+    target: &Target,
+    practitioner: &str,
+) -> Result<Vec<String>, LoadError> {
+    let search = format!(
+        "{}/CareTeam?participant=Practitioner/{practitioner}&status=active\
+         &_count={DISCOVERY_PATIENTS}",
+        target.base_path
+    );
+    let refusal = match team_subjects(conn, target, search.clone()).await {
+        Err(e @ LoadError::TooCostly { .. }) => e,
+        other => return other,
+    };
+    let today = time::OffsetDateTime::now_utc().date();
+    let mut found = None;
+    for days in CARE_TEAM_WINDOWS_DAYS {
+        let since = today - time::Duration::days(days);
+        match team_subjects(conn, target, format!("{search}&date=sa{since}")).await {
+            Ok(patients) => {
+                let enough = patients.len() >= DISCOVERY_PATIENTS;
+                found = Some(patients);
+                if enough {
+                    break;
+                }
+            }
+            Err(LoadError::TooCostly { .. }) => break,
+            Err(e) => return Err(e),
+        }
+    }
+    found.ok_or(refusal)
+}
+
+/// The organisation `practitioner` works for: the one named by their active
+/// PractitionerRole resources (`PractitionerRole?practitioner=Practitioner/[id]`).
+async fn practitioner_organisation(
+    target: &Target,
+    extra: &str,
+    practitioner: &str,
+) -> Result<String, LoadError> {
+    let mut conn = Connection::new(target.addr, target.host.clone(), extra.to_owned());
+    let path = format!(
+        "{}/PractitionerRole?practitioner=Practitioner/{practitioner}&_count=100",
+        target.base_path
+    );
+    let bundle = match search_page(&mut conn, target, &path).await {
+        Ok(b) => b,
+        Err(LoadError::Discovery { url, status, body }) => {
+            return Err(LoadError::Discovery {
+                url,
+                status,
+                body: format!("{body} (pass --organisation ID to do without this search)"),
+            })
+        }
+        Err(e) => return Err(e),
+    };
+    let mut organisations: Vec<&str> = Vec::new();
+    for role in page_matches(&bundle, "PractitionerRole") {
+        if role.get("active").and_then(Value::as_bool) == Some(false) {
+            continue;
+        }
+        if let Some(org) = reference_id(role.pointer("/organization/reference"), "Organization") {
+            if !organisations.contains(&org) {
+                organisations.push(org);
+            }
+        }
+    }
+    match organisations.as_slice() {
+        [one] => Ok((*one).to_owned()),
+        [] => Err(LoadError::Config(format!(
+            "no active PractitionerRole of Practitioner/{practitioner} names an organisation \
+             (http://{}{path}); pass --organisation ID",
+            target.host
+        ))),
+        several => Err(LoadError::Config(format!(
+            "Practitioner/{practitioner} has roles at several organisations ({}); pass \
+             --organisation ID",
+            several.join(", ")
+        ))),
+    }
+}
+
 async fn discover(
     target: &Target,
     extra: &str,
     workload: Workload,
+    practitioner: Option<&str>,
     rng: &mut ChaCha8Rng,
 ) -> Result<Found, LoadError> {
     let mut conn = Connection::new(target.addr, target.host.clone(), extra.to_owned());
     let base = &target.base_path;
-    let mut patients: Vec<String> = Vec::new();
-    let mut next = Some(format!("{base}/Patient?_count={DISCOVERY_PATIENTS}"));
-    let mut pages = 0;
-    while let Some(path) = next.take() {
-        pages += 1;
-        let bundle = search_page(&mut conn, target, &path).await?;
-        let (ids, n) = matches(&bundle, "Patient");
-        let empty = ids.is_empty();
-        for id in ids {
-            if patients.len() < DISCOVERY_PATIENTS && !patients.contains(&id) {
-                patients.push(id);
-            }
-        }
-        if patients.len() < DISCOVERY_PATIENTS && pages < DISCOVERY_PAGES && !empty {
-            next = n;
-        }
-    }
+    let patients = match practitioner {
+        Some(p) => care_team_patients(&mut conn, target, p).await?,
+        None => all_patients(&mut conn, target).await?,
+    };
     // The bulk workload writes new patients only: an empty server is fine.
     if patients.is_empty() && workload != Workload::Bulk {
-        return Err(LoadError::NothingFound(format!(
-            "{base}/Patient found no patients visible to these credentials"
-        )));
+        return Err(LoadError::NothingFound(match practitioner {
+            Some(p) => format!(
+                "{base}/CareTeam?participant=Practitioner/{p} found no patients in care teams \
+                 visible to these credentials"
+            ),
+            None => format!("{base}/Patient found no patients visible to these credentials"),
+        }));
     }
     let generic = workload == Workload::Generic;
     let mut sample: Vec<&String> = patients.iter().collect();
@@ -710,10 +966,10 @@ async fn discover(
         // A patient whose observations cannot be searched is skipped, not fatal.
         let bundle = match search_page(&mut conn, target, &path).await {
             Ok(b) => b,
-            Err(LoadError::Discovery { .. }) => continue,
+            Err(LoadError::Discovery { .. } | LoadError::TooCostly { .. }) => continue,
             Err(e) => return Err(e),
         };
-        for id in matches(&bundle, "Observation").0 {
+        for id in match_ids(&bundle, "Observation") {
             observations += 1;
             reads.push(("Observation", id));
         }
@@ -732,17 +988,18 @@ enum Op {
     Everything,
     CreateObservation,
     CreatePatient,
-    /// A `transaction` Bundle of one Patient and [`BULK_OBSERVATIONS`] Observations.
+    /// A `transaction` Bundle of one Patient and [`BULK_OBSERVATIONS`] Observations (and
+    /// a CareTeam when the tool has one to write).
     Bulk,
 }
 
 impl Op {
-    /// Resources a successful answer created.
-    fn resources(&self) -> u64 {
+    /// Resources a successful answer created; `care_team`: bulk Bundles hold a CareTeam.
+    fn resources(&self, care_team: bool) -> u64 {
         match self {
             Self::Read | Self::Search | Self::Everything => 0,
             Self::CreateObservation | Self::CreatePatient => 1,
-            Self::Bulk => 1 + u64::from(BULK_OBSERVATIONS),
+            Self::Bulk => 1 + u64::from(care_team) + u64::from(BULK_OBSERVATIONS),
         }
     }
 
@@ -818,16 +1075,52 @@ fn urn_uuid(rng: &mut ChaCha8Rng) -> String {
         .to_string()
 }
 
-/// A FHIR R4 `transaction` Bundle: one new Patient (full URL `urn:uuid:…`) and
-/// `observations` new Observations whose subject is that full URL, all `POST`.
-fn patient_bundle(observations: u32, rng: &mut ChaCha8Rng) -> Value {
+/// The care-team membership the tool registers its new patients with
+/// ([`LoadConfig::practitioner`]).
+#[derive(Debug, Clone, PartialEq, Eq)]
+struct Registrar {
+    /// Practitioner id.
+    practitioner: String,
+    /// Organization id on whose behalf they are in the team.
+    organisation: String,
+}
+
+/// A new active CareTeam about `subject` (a reference or a `urn:uuid:` full URL of the
+/// same transaction) with the registrar as its participant, on behalf of and managed by
+/// their organisation: what Zorgkluis reads as the practitioner's membership at that
+/// organisation (the treatment relationship of GP-7; `zorgkluis_policy::records`).
+fn new_care_team(subject: &str, registrar: &Registrar) -> Value {
+    let organisation = json!({"reference": format!("Organization/{}", registrar.organisation)});
+    json!({
+        "resourceType": "CareTeam",
+        "status": "active",
+        "subject": {"reference": subject},
+        "participant": [{
+            "member": {"reference": format!("Practitioner/{}", registrar.practitioner)},
+            "onBehalfOf": organisation
+        }],
+        "managingOrganization": [organisation]
+    })
+}
+
+/// A FHIR R4 `transaction` Bundle: one new Patient (full URL `urn:uuid:…`), with a
+/// registrar a CareTeam about it ([`new_care_team`]), and `observations` new Observations
+/// whose subject is that full URL, all `POST`.
+fn patient_bundle(observations: u32, registrar: Option<&Registrar>, rng: &mut ChaCha8Rng) -> Value {
     let patient_url = urn_uuid(rng);
-    let mut entries = Vec::with_capacity(observations as usize + 1);
+    let mut entries = Vec::with_capacity(observations as usize + 2);
     entries.push(json!({
         "fullUrl": patient_url,
         "resource": new_patient(rng),
         "request": {"method": "POST", "url": "Patient"}
     }));
+    if let Some(r) = registrar {
+        entries.push(json!({
+            "fullUrl": urn_uuid(rng),
+            "resource": new_care_team(&patient_url, r),
+            "request": {"method": "POST", "url": "CareTeam"}
+        }));
+    }
     for _ in 0..observations {
         entries.push(json!({
             "fullUrl": urn_uuid(rng),
@@ -861,6 +1154,8 @@ struct Shared {
     extra: String,
     workload: Workload,
     found: Found,
+    /// Written into every bulk Bundle.
+    registrar: Option<Registrar>,
     deadline: Instant,
     budget: Option<u64>,
     issued: AtomicU64,
@@ -920,7 +1215,7 @@ async fn worker(shared: Arc<Shared>, mut rng: ChaCha8Rng) -> Tally {
             Op::Bulk => (
                 "POST",
                 root_path(base).to_owned(),
-                Some(patient_bundle(BULK_OBSERVATIONS, &mut rng).to_string()),
+                Some(patient_bundle(BULK_OBSERVATIONS, s.registrar.as_ref(), &mut rng).to_string()),
             ),
         };
         let started = Instant::now();
@@ -937,7 +1232,7 @@ async fn worker(shared: Arc<Shared>, mut rng: ChaCha8Rng) -> Tally {
                 if r.status >= 400 {
                     *tally.errors_by_status.entry(r.status).or_default() += 1;
                 } else if op.succeeded(r.status) {
-                    tally.resources_written += op.resources();
+                    tally.resources_written += op.resources(s.registrar.is_some());
                 }
             }
             Ok(Err(_)) => tally.transport_errors += 1,
@@ -1007,6 +1302,8 @@ struct Setup {
     target: Target,
     extra: String,
     observations: u32,
+    /// Written next to every new Patient.
+    registrar: Option<Registrar>,
     patients: u64,
     /// The index of the next patient to create.
     next: AtomicU64,
@@ -1030,6 +1327,12 @@ impl Setup {
         if let Some(p) = &self.progress {
             p(*done, self.total);
         }
+    }
+
+    /// Resources per patient: the Patient, its CareTeam (with a registrar) and its
+    /// observations.
+    fn per_patient(&self) -> u64 {
+        1 + u64::from(self.registrar.is_some()) + u64::from(self.observations)
     }
 
     fn done(&self) -> u64 {
@@ -1092,9 +1395,9 @@ impl Setup {
         let base = &self.target.base_path;
         match mode {
             SetupMode::Transaction => {
-                let bundle = patient_bundle(self.observations, rng);
+                let bundle = patient_bundle(self.observations, self.registrar.as_ref(), rng);
                 self.post(conn, root_path(base), &bundle).await?;
-                self.advance(1 + u64::from(self.observations));
+                self.advance(self.per_patient());
             }
             SetupMode::Single => {
                 let path = format!("{base}/Patient");
@@ -1111,6 +1414,12 @@ impl Setup {
                 })?;
                 self.advance(1);
                 let subject = format!("Patient/{id}");
+                if let Some(registrar) = &self.registrar {
+                    let path = format!("{base}/CareTeam");
+                    self.post(conn, &path, &new_care_team(&subject, registrar))
+                        .await?;
+                    self.advance(1);
+                }
                 let path = format!("{base}/Observation");
                 for _ in 0..self.observations {
                     self.post(conn, &path, &new_observation(&subject, rng))
@@ -1150,21 +1459,29 @@ struct SetupDone {
 /// Creates `config.setup_patients` patients with their observations: the first one alone,
 /// to find out whether the server takes transactions, then the others with `concurrency`
 /// connections.
-async fn setup(config: &LoadConfig, target: &Target, extra: &str) -> Result<SetupDone, LoadError> {
-    let per_patient = 1 + u64::from(config.setup_observations);
+async fn setup(
+    config: &LoadConfig,
+    target: &Target,
+    extra: &str,
+    registrar: Option<&Registrar>,
+) -> Result<SetupDone, LoadError> {
     let patients = u64::from(config.setup_patients);
-    let s = Arc::new(Setup {
+    let mut s = Setup {
         target: target.clone(),
         extra: extra.to_owned(),
         observations: config.setup_observations,
+        registrar: registrar.cloned(),
         patients,
         next: AtomicU64::new(1),
         failed: AtomicBool::new(false),
         done: std::sync::Mutex::new(0),
-        total: patients * per_patient,
+        total: 0,
         progress: config.progress.clone(),
         refusal: std::sync::OnceLock::new(),
-    });
+    };
+    let per_patient = s.per_patient();
+    s.total = patients * per_patient;
+    let s = Arc::new(s);
     if let Some(p) = &s.progress {
         p(0, s.total);
     }
@@ -1172,7 +1489,7 @@ async fn setup(config: &LoadConfig, target: &Target, extra: &str) -> Result<Setu
     let mut rng = ChaCha8Rng::seed_from_u64(worker_seed(seed, 0));
     let mut conn = s.connection();
     let path = root_path(&target.base_path);
-    let bundle = patient_bundle(config.setup_observations, &mut rng);
+    let bundle = patient_bundle(config.setup_observations, registrar, &mut rng);
     let r = send(
         &mut conn,
         target,
@@ -1244,9 +1561,36 @@ pub async fn run(config: LoadConfig) -> Result<Report, LoadError> {
     if let Some(pid) = config.server_pid {
         rss_kib(pid).map_err(|source| LoadError::ServerPid { pid, source })?;
     }
+    let practitioner = config
+        .practitioner
+        .as_deref()
+        .map(|p| fhir_id("practitioner", p))
+        .transpose()?;
+    let organisation = config
+        .organisation
+        .as_deref()
+        .map(|o| fhir_id("organisation", o))
+        .transpose()?;
+    if organisation.is_some() && practitioner.is_none() {
+        return Err(LoadError::Config(
+            "an organisation is only used with a practitioner (--practitioner ID)".into(),
+        ));
+    }
+    // Patients the tool creates are registered with a care team naming the practitioner.
+    let creates_patients = config.workload == Workload::Bulk || config.setup_patients > 0;
+    let registrar = match &practitioner {
+        Some(p) if creates_patients => Some(Registrar {
+            practitioner: p.clone(),
+            organisation: match organisation {
+                Some(o) => o,
+                None => practitioner_organisation(&target, &extra, p).await?,
+            },
+        }),
+        _ => None,
+    };
     let (done, setup_seconds) = if config.setup_patients > 0 {
         let started = Instant::now();
-        let done = setup(&config, &target, &extra).await?;
+        let done = setup(&config, &target, &extra, registrar.as_ref()).await?;
         (done, started.elapsed().as_secs_f64())
     } else {
         let none = SetupDone {
@@ -1257,7 +1601,14 @@ pub async fn run(config: LoadConfig) -> Result<Report, LoadError> {
     };
     let mut rng = ChaCha8Rng::seed_from_u64(config.seed);
     let discovery_started = Instant::now();
-    let found = discover(&target, &extra, config.workload, &mut rng).await?;
+    let found = discover(
+        &target,
+        &extra,
+        config.workload,
+        practitioner.as_deref(),
+        &mut rng,
+    )
+    .await?;
     let discovery_seconds = discovery_started.elapsed().as_secs_f64();
     let (patients, observations) = (found.patients.len(), found.observations);
 
@@ -1269,6 +1620,7 @@ pub async fn run(config: LoadConfig) -> Result<Report, LoadError> {
         extra,
         workload: config.workload,
         found,
+        registrar,
         deadline: started + config.duration,
         budget: config.max_requests,
         issued: AtomicU64::new(0),
@@ -1503,12 +1855,12 @@ mod tests {
     #[test]
     fn bulk_bundle_is_a_transaction_of_one_patient_and_its_observations() {
         let mut rng = ChaCha8Rng::seed_from_u64(3);
-        let bundle = patient_bundle(BULK_OBSERVATIONS, &mut rng);
+        let bundle = patient_bundle(BULK_OBSERVATIONS, None, &mut rng);
         assert_eq!(bundle["resourceType"], "Bundle");
         assert_eq!(bundle["type"], "transaction");
         let entries = bundle["entry"].as_array().unwrap();
         assert_eq!(entries.len(), 21);
-        assert_eq!(entries.len() as u64, Op::Bulk.resources());
+        assert_eq!(entries.len() as u64, Op::Bulk.resources(false));
         let patient = &entries[0];
         assert_eq!(patient["resource"]["resourceType"], "Patient");
         assert_eq!(patient["request"]["method"], "POST");
@@ -1534,8 +1886,72 @@ mod tests {
             assert_eq!(o["resource"]["subject"]["reference"], full_url);
         }
         // No entries but the patient when asked for none.
-        let alone = patient_bundle(0, &mut rng);
+        let alone = patient_bundle(0, None, &mut rng);
         assert_eq!(alone["entry"].as_array().unwrap().len(), 1);
+    }
+
+    #[test]
+    fn with_a_registrar_the_bundle_registers_the_patient_with_a_care_team_naming_them() {
+        let registrar = Registrar {
+            practitioner: "dr-1".into(),
+            organisation: "gp".into(),
+        };
+        let mut rng = ChaCha8Rng::seed_from_u64(3);
+        let bundle = patient_bundle(BULK_OBSERVATIONS, Some(&registrar), &mut rng);
+        let entries = bundle["entry"].as_array().unwrap();
+        assert_eq!(entries.len(), 22);
+        assert_eq!(entries.len() as u64, Op::Bulk.resources(true));
+        let patient_url = entries[0]["fullUrl"].as_str().unwrap();
+        let team = &entries[1];
+        assert!(team["fullUrl"].as_str().unwrap().starts_with("urn:uuid:"));
+        assert_ne!(team["fullUrl"], entries[0]["fullUrl"]);
+        assert_eq!(team["request"]["method"], "POST");
+        assert_eq!(team["request"]["url"], "CareTeam");
+        let team = &team["resource"];
+        assert_eq!(team["resourceType"], "CareTeam");
+        assert_eq!(team["status"], "active");
+        assert_eq!(team["subject"]["reference"], patient_url);
+        let member = &team["participant"][0];
+        assert_eq!(member["member"]["reference"], "Practitioner/dr-1");
+        assert_eq!(member["onBehalfOf"]["reference"], "Organization/gp");
+        assert_eq!(
+            team["managingOrganization"][0]["reference"],
+            "Organization/gp"
+        );
+        for o in &entries[2..] {
+            assert_eq!(o["resource"]["resourceType"], "Observation");
+            assert_eq!(o["resource"]["subject"]["reference"], patient_url);
+        }
+    }
+
+    #[test]
+    fn too_costly_is_read_from_the_operation_outcome() {
+        let outcome = json!({"resourceType": "OperationOutcome", "issue": [
+            {"severity": "error", "code": "too-costly", "diagnostics": "narrow it down"}]});
+        assert_eq!(
+            too_costly(outcome.to_string().as_bytes()).as_deref(),
+            Some("narrow it down")
+        );
+        let other = json!({"resourceType": "OperationOutcome", "issue": [
+            {"severity": "error", "code": "not-supported", "diagnostics": "no"}]});
+        assert_eq!(too_costly(other.to_string().as_bytes()), None);
+        assert_eq!(too_costly(b"too-costly"), None);
+    }
+
+    #[test]
+    fn references_and_ids_are_read_and_checked() {
+        let r = json!("Patient/p-1");
+        assert_eq!(reference_id(Some(&r), "Patient"), Some("p-1"));
+        let r = json!("http://127.0.0.1:1/fhir/Organization/gp");
+        assert_eq!(reference_id(Some(&r), "Organization"), Some("gp"));
+        assert_eq!(reference_id(Some(&json!("Group/g")), "Patient"), None);
+        assert_eq!(reference_id(Some(&json!("urn:uuid:x")), "Patient"), None);
+        assert_eq!(reference_id(None, "Patient"), None);
+        assert_eq!(fhir_id("practitioner", " dr.1-a ").unwrap(), "dr.1-a");
+        for bad in ["", "a/b", "a b", "x?y", &"a".repeat(65)] {
+            let e = fhir_id("practitioner", bad).unwrap_err();
+            assert!(e.to_string().contains("not a FHIR id"), "{e}");
+        }
     }
 
     #[test]
@@ -1543,8 +1959,10 @@ mod tests {
         assert!(Op::Bulk.succeeded(200));
         assert!(!Op::Bulk.succeeded(201));
         assert!(Op::CreatePatient.succeeded(201) && Op::CreateObservation.succeeded(200));
-        assert_eq!(Op::CreateObservation.resources(), 1);
-        assert_eq!(Op::Read.resources() + Op::Search.resources(), 0);
+        assert_eq!(Op::CreateObservation.resources(true), 1);
+        assert_eq!(Op::Read.resources(true) + Op::Search.resources(true), 0);
+        assert_eq!(Op::Bulk.resources(false), 21);
+        assert_eq!(Op::Bulk.resources(true), 22);
         let mut rng = ChaCha8Rng::seed_from_u64(1);
         assert!(matches!(pick(Workload::Bulk, &mut rng), Op::Bulk));
         assert_eq!(root_path(""), "/");
@@ -1581,10 +1999,16 @@ mod tests {
             Workload::Bulk,
         );
         assert_eq!((c.setup_patients, c.setup_observations), (0, 20));
+        assert_eq!(
+            (c.practitioner.as_deref(), c.organisation.as_deref()),
+            (None, None)
+        );
         c.progress = Some(Arc::new(|_, _| {}));
+        c.practitioner = Some("dr-1".into());
         let d = format!("{c:?}");
         assert!(!d.contains("secret-token"), "{d}");
         assert!(d.contains("progress: Some(\"Fn(done, total)\")"), "{d}");
         assert!(d.contains("setup_observations: 20"), "{d}");
+        assert!(d.contains("practitioner: Some(\"dr-1\")"), "{d}");
     }
 }

@@ -142,6 +142,19 @@ async fn practice(vault: &Vault) {
         )
         .await
         .unwrap();
+    // Where the load tool finds the GP's organisation.
+    vault
+        .update(
+            &load,
+            "PractitionerRole",
+            "dr-gp",
+            json!({"resourceType": "PractitionerRole", "id": "dr-gp", "active": true,
+                   "practitioner": {"reference": "Practitioner/dr"},
+                   "organization": {"reference": "Organization/gp"}}),
+            None,
+        )
+        .await
+        .unwrap();
     let created = vault
         .add_account(
             &admin,
@@ -300,13 +313,22 @@ fn config(w: &World, workload: Workload) -> LoadConfig {
         seed: 7513,
         setup_patients: 0,
         setup_observations: zorgkluis_load::SETUP_OBSERVATIONS,
+        practitioner: None,
+        organisation: None,
         progress: None,
     }
 }
 
+/// Requests were answered, none failed in transport, none with a 5xx, the latency figures
+/// are ordered, and discovery found the one patient.
+fn assert_healthy(r: &Report) {
+    assert_served(r);
+    assert_eq!((r.patients, r.concurrency), (1, 4), "{}", r.table());
+}
+
 /// Requests were answered, none failed in transport, none with a 5xx, and the latency
 /// figures are ordered.
-fn assert_healthy(r: &Report) {
+fn assert_served(r: &Report) {
     let table = r.table();
     assert!(r.requests > 0, "{table}");
     assert_eq!(r.transport_errors, 0, "{table}");
@@ -316,7 +338,6 @@ fn assert_healthy(r: &Report) {
         "{table}"
     );
     assert!(r.rps > 0.0 && r.seconds > 0.0, "{table}");
-    assert_eq!((r.patients, r.concurrency), (1, 4), "{table}");
 }
 
 async fn observations_of(w: &World) -> u64 {
@@ -517,6 +538,88 @@ async fn setup_creates_patients_with_observations_before_discovery() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn with_a_practitioner_setup_patients_join_the_gps_care_teams_and_discovery_finds_them() {
+    let w = world().await;
+    let (patients, teams) = (stored(&w, "Patient").await, stored(&w, "CareTeam").await);
+    let mut c = config(&w, Workload::Read);
+    c.practitioner = Some("dr".into());
+    c.setup_patients = 3;
+    c.setup_observations = 2;
+    let r = zorgkluis_load::run(c).await.unwrap();
+    let table = r.table();
+    assert_served(&r);
+    assert!(r.errors_by_status.is_empty(), "every read allowed: {table}");
+    assert_eq!(
+        r.setup_resources, 12,
+        "3 × (1 patient + 1 care team + 2 observations): {table}"
+    );
+    assert_eq!(r.setup_transaction_refused, None, "{table}");
+    assert_eq!(stored(&w, "Patient").await, patients + 3);
+    assert_eq!(stored(&w, "CareTeam").await, teams + 3);
+    // Discovery through CareTeam?participant=Practitioner/dr: the registered patient and
+    // the three new ones (in the GP's care since their transaction), with every
+    // observation (the sample covers them all).
+    assert_eq!((r.patients, r.observations), (4, 3 + 3 * 2), "{table}");
+    assert_eq!(visible(&w, "Patient?").await, 4);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn bulk_workload_with_a_practitioner_registers_patients_the_gp_can_read() {
+    let w = world().await;
+    let teams = stored(&w, "CareTeam").await;
+    assert_eq!(visible(&w, "Patient?").await, 1);
+    let mut c = config(&w, Workload::Bulk);
+    c.practitioner = Some("dr".into());
+    c.max_requests = Some(12);
+    c.duration = Duration::from_secs(60);
+    let r = zorgkluis_load::run(c).await.unwrap();
+    let table = r.table();
+    assert_healthy(&r);
+    assert!(
+        r.errors_by_status.is_empty(),
+        "every bundle answered 200: {table}"
+    );
+    assert_eq!(r.requests, 12, "{table}");
+    assert_eq!(
+        r.resources_written,
+        22 * 12,
+        "a patient, its care team and 20 observations per bundle: {table}"
+    );
+    // GP-7: the care team in the same transaction makes the new records the GP's to read.
+    assert_eq!(visible(&w, "Patient?").await, 1 + 12);
+    assert_eq!(visible(&w, "Observation?").await, 3 + 12 * 20);
+    assert_eq!(stored(&w, "CareTeam").await, teams + 12);
+    assert_eq!(
+        visible(&w, "CareTeam?participant=Practitioner/dr&").await,
+        1 + 12
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn an_organisation_given_is_used_and_a_practitioner_without_a_role_needs_one() {
+    let w = world().await;
+    // No PractitionerRole names an organisation for this practitioner: say so.
+    let mut c = config(&w, Workload::Bulk);
+    c.practitioner = Some("locum".into());
+    let e = zorgkluis_load::run(c).await.unwrap_err();
+    assert!(matches!(e, LoadError::Config(_)), "{e:?}");
+    assert!(e.to_string().contains("--organisation"), "{e}");
+    // Given, the organisation is not looked up (and is the one written).
+    let mut c = config(&w, Workload::Bulk);
+    c.practitioner = Some("dr".into());
+    c.organisation = Some("gp".into());
+    c.max_requests = Some(2);
+    let r = zorgkluis_load::run(c).await.unwrap();
+    assert!(r.errors_by_status.is_empty(), "{}", r.table());
+    assert_eq!(visible(&w, "Patient?").await, 1 + 2);
+    // An organisation without a practitioner is a mistake.
+    let mut c = config(&w, Workload::Read);
+    c.organisation = Some("gp".into());
+    let e = zorgkluis_load::run(c).await.unwrap_err();
+    assert!(e.to_string().contains("--practitioner"), "{e}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn server_pid_gives_the_peak_resident_memory() {
     let w = world().await;
     let mut c = config(&w, Workload::Read);
@@ -559,7 +662,9 @@ async fn non_loopback_base_urls_are_refused_before_any_request() {
 /// A minimal FHIR server without transactions, for the set-up's fallback: `POST /fhir`
 /// answers 400; `POST Patient` answers 201 with only a `Location`; `POST Observation`
 /// answers 201 with the resource, or 422 when `refuse_observations`; searches list
-/// everything (no paging; observations by `subject=` or `patient=`); reads answer a stub.
+/// everything (no paging; observations by `subject=` or `patient=`; care teams by
+/// `date=sa…` alone), or answer 400 `too-costly` as a large server does (`Patient` when
+/// `patients_too_costly`, `CareTeam` above `max_care_teams` matches); reads answer a stub.
 #[derive(Default)]
 struct Fake {
     patients: Vec<String>,
@@ -567,6 +672,12 @@ struct Fake {
     observations: Vec<(String, String)>,
     transactions_refused: u64,
     refuse_observations: bool,
+    patients_too_costly: bool,
+    /// `(subject patient id, period start YYYY-MM-DD)`.
+    care_teams: Vec<(String, String)>,
+    max_care_teams: Option<usize>,
+    /// The queries of the care-team searches, in order.
+    care_team_queries: Vec<String>,
 }
 
 type Shared = Arc<std::sync::Mutex<Fake>>;
@@ -579,7 +690,31 @@ fn fake_answer(fake: &Shared, method: &str, target: &str, body: &[u8]) -> (u16, 
                "issue": [{"severity": "error", "code": "not-supported", "diagnostics": text}]})
     };
     let searchset = |entries: Vec<Value>| json!({"resourceType": "Bundle", "type": "searchset", "total": entries.len(), "entry": entries});
+    let too_costly = json!({"resourceType": "OperationOutcome",
+        "issue": [{"severity": "error", "code": "too-costly",
+                   "diagnostics": "the search matches more than 50000 resources; narrow it down"}]});
     match (method, path) {
+        ("GET", "/fhir/Patient") if f.patients_too_costly => (400, String::new(), too_costly),
+        ("GET", "/fhir/CareTeam") => {
+            f.care_team_queries.push(query.to_owned());
+            let since = query.split('&').find_map(|kv| kv.strip_prefix("date=sa"));
+            let teams: Vec<&(String, String)> = f
+                .care_teams
+                .iter()
+                .filter(|(_, start)| since.is_none_or(|s| start.as_str() > s))
+                .collect();
+            if f.max_care_teams.is_some_and(|max| teams.len() > max) {
+                return (400, String::new(), too_costly);
+            }
+            let entries = teams
+                .iter()
+                .enumerate()
+                .map(|(i, (p, start))| json!({"resource": {"resourceType": "CareTeam", "id": format!("t{i}"),
+                    "status": "active", "period": {"start": start}, "subject": {"reference": format!("Patient/{p}")}}}))
+                .collect();
+            (200, String::new(), searchset(entries))
+        }
+        ("GET", "/fhir/PractitionerRole") => (200, String::new(), searchset(vec![])),
         ("POST", "/fhir") => {
             f.transactions_refused += 1;
             (400, String::new(), outcome("no transactions here"))
@@ -785,4 +920,67 @@ async fn bulk_workload_needs_no_patients_and_counts_refused_bundles_as_errors() 
     assert_eq!(r.resources_written, 0, "{table}");
     assert!(!table.contains("resources written/s"), "{table}");
     assert_eq!(fake.lock().unwrap().transactions_refused, 10);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_too_costly_patient_list_asks_for_a_practitioner() {
+    let fake: Shared = Arc::default();
+    fake.lock().unwrap().patients_too_costly = true;
+    let base = serve_fake(fake.clone()).await;
+    let c = LoadConfig::new(base, Auth::None, Workload::Read);
+    let e = zorgkluis_load::run(c).await.unwrap_err();
+    assert!(matches!(e, LoadError::NeedsPractitioner { .. }), "{e:?}");
+    let text = e.to_string();
+    assert!(text.contains("/fhir/Patient?_count=1000"), "{text}");
+    assert!(text.contains("too costly"), "{text}");
+    assert!(
+        text.contains("narrow it down"),
+        "the server's words: {text}"
+    );
+    assert!(text.contains("--practitioner ID"), "{text}");
+    assert!(text.contains("zorgkluis users list"), "{text}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn too_many_care_teams_are_searched_in_windows_of_their_start_the_most_recent_first() {
+    let fake: Shared = Arc::default();
+    let today = time::OffsetDateTime::now_utc().date();
+    {
+        let mut f = fake.lock().unwrap();
+        f.patients_too_costly = true;
+        f.max_care_teams = Some(10);
+        // 4 teams started 10 days ago, 6 half a year ago, 20 three years ago.
+        for (n, days_ago) in [(4, 10), (6, 200), (20, 1100)] {
+            for _ in 0..n {
+                let id = format!("p{}", f.care_teams.len());
+                let start = (today - time::Duration::days(days_ago)).to_string();
+                f.care_teams.push((id, start));
+            }
+        }
+    }
+    let base = serve_fake(fake.clone()).await;
+    let mut c = LoadConfig::new(base, Auth::None, Workload::Read);
+    c.practitioner = Some("dr".into());
+    c.concurrency = 2;
+    c.max_requests = Some(20);
+    let r = zorgkluis_load::run(c).await.unwrap();
+    let table = r.table();
+    assert!(r.errors_by_status.is_empty(), "{table}");
+    assert_eq!((r.transport_errors, r.requests), (0, 20), "{table}");
+    // All teams at once: too costly; the last 90 days: 4; the last year: 10; two years:
+    // still 10; four years: too costly, so the ten of the widest window that answered.
+    assert_eq!(r.patients, 10, "{table}");
+    let queries = fake.lock().unwrap().care_team_queries.clone();
+    assert_eq!(queries.len(), 5, "{queries:?}");
+    assert_eq!(
+        queries[0],
+        "participant=Practitioner/dr&status=active&_count=1000"
+    );
+    for (q, days) in queries[1..].iter().zip([90, 365, 730, 1461]) {
+        let since = today - time::Duration::days(days);
+        assert_eq!(
+            *q,
+            format!("participant=Practitioner/dr&status=active&_count=1000&date=sa{since}")
+        );
+    }
 }

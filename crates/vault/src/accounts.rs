@@ -124,6 +124,9 @@ pub struct AccountSummary {
     pub kind: String,
     /// Roles: (organisation id, role code, confidentiality accepted).
     pub roles: Vec<(String, String, bool)>,
+    /// The Practitioner resource a member of staff acts as (of the first role that has
+    /// one): the care-team member the access policy matches.
+    pub practitioner_id: Option<String>,
     /// Has a second factor.
     pub second_factor: bool,
     /// Disabled.
@@ -566,11 +569,9 @@ impl Vault {
         self.require_account_rights(principal).await?;
         let mut out = Vec::new();
         for u in self.inner.accounts.users().await? {
-            let roles = self
-                .inner
-                .accounts
-                .staff_roles(&u.id)
-                .await?
+            let staff_roles = self.inner.accounts.staff_roles(&u.id).await?;
+            let practitioner_id = staff_roles.iter().find_map(|r| r.practitioner_id.clone());
+            let roles = staff_roles
                 .into_iter()
                 .map(|r| {
                     let accepted = r.confidentiality_accepted_at.is_some();
@@ -583,6 +584,7 @@ impl Vault {
                 display_name: u.display_name,
                 kind: u.kind,
                 roles,
+                practitioner_id,
                 second_factor: u.totp_secret.is_some(),
                 disabled: u.disabled,
             });
