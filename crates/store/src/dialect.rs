@@ -130,6 +130,18 @@ impl Dialect {
         }
     }
 
+    /// The start of a multi-row insert whose failure fails the whole transaction (the
+    /// audit fold's). On SQLite `OR FAIL` keeps a failing statement from undoing only its
+    /// own rows, so SQLite needs no statement journal for it: without it every page the
+    /// insert touched was first copied to that journal (measured: an eighth of the fold's
+    /// time). The transaction is rolled back on any error either way.
+    pub(crate) fn insert_all_or_nothing(self) -> &'static str {
+        match self {
+            Self::Sqlite => "INSERT OR FAIL INTO",
+            Self::Postgres => "INSERT INTO",
+        }
+    }
+
     /// Name for messages.
     pub fn name(self) -> &'static str {
         match self {
