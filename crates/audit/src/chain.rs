@@ -5,7 +5,7 @@ use std::collections::BTreeMap;
 use sha2::{Digest, Sha256};
 use zorgkluis_crypto::AuditVerifier;
 
-use crate::event::AuditEvent;
+use crate::event::{AuditEvent, EventKeys};
 
 /// The hash before the first event.
 pub const GENESIS_HASH: [u8; 32] = [0u8; 32];
@@ -65,12 +65,12 @@ fn chain_hash(prev: &[u8; 32], seq: i64, payload: &str) -> [u8; 32] {
 impl ChainHead {
     /// Appends `event` after this head and moves the head.
     pub fn append(&mut self, event: &AuditEvent) -> ChainedEvent {
-        self.append_canonical(event, event.canonical())
+        self.append_canonical(&event.keys(), event.canonical())
     }
 
     /// Appends `event` whose canonical serialisation `payload` was already made (by the
     /// journal), so that it is not serialised twice.
-    pub fn append_canonical(&mut self, event: &AuditEvent, payload: String) -> ChainedEvent {
+    pub fn append_canonical(&mut self, event: &EventKeys, payload: String) -> ChainedEvent {
         let seq = self.seq + 1;
         let hash = chain_hash(&self.hash, seq, &payload);
         let chained = ChainedEvent {
@@ -80,8 +80,8 @@ impl ChainHead {
             payload,
             event_id: event.event_id.clone(),
             occurred_at: event.occurred_at.clone(),
-            patient_id: event.object.patient_id.clone(),
-            user_id: event.actor.user_id.clone(),
+            patient_id: event.patient_id.clone(),
+            user_id: event.user_id.clone(),
             code: event.code.as_str().to_owned(),
             outcome: event.outcome.as_str().to_owned(),
         };

@@ -224,7 +224,57 @@ pub struct AuditEvent {
     pub source: String,
 }
 
+/// What the chain stores of an event next to its payload, as columns the trail is queried
+/// by. The fold needs only these and the payload, so an event waiting to be folded keeps
+/// nothing else (the request that made it frees the rest at once).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct EventKeys {
+    /// Unique id.
+    pub event_id: String,
+    /// UTC start of the event, RFC 3339 with milliseconds.
+    pub occurred_at: String,
+    /// The patient the event is about, if any.
+    pub patient_id: Option<String>,
+    /// Who acted.
+    pub user_id: String,
+    /// Event code.
+    pub code: EventCode,
+    /// Outcome.
+    pub outcome: Outcome,
+}
+
+impl EventKeys {
+    /// The keys of `event`.
+    pub fn of(event: &AuditEvent) -> Self {
+        Self {
+            event_id: event.event_id.clone(),
+            occurred_at: event.occurred_at.clone(),
+            patient_id: event.object.patient_id.clone(),
+            user_id: event.actor.user_id.clone(),
+            code: event.code,
+            outcome: event.outcome,
+        }
+    }
+}
+
 impl AuditEvent {
+    /// The columns the chain stores next to the payload.
+    pub fn keys(&self) -> EventKeys {
+        EventKeys::of(self)
+    }
+
+    /// The columns the chain stores next to the payload, without copying them.
+    pub fn into_keys(self) -> EventKeys {
+        EventKeys {
+            event_id: self.event_id,
+            occurred_at: self.occurred_at,
+            patient_id: self.object.patient_id,
+            user_id: self.actor.user_id,
+            code: self.code,
+            outcome: self.outcome,
+        }
+    }
+
     /// Canonical serialisation: the bytes that are hashed into the chain.
     pub fn canonical(&self) -> String {
         // Serialising plain structs of strings and enums cannot fail.

@@ -20,7 +20,7 @@ use std::sync::{Arc, Mutex};
 use sha2::{Digest, Sha256};
 use tokio::sync::{mpsc, oneshot, Notify};
 
-use crate::event::AuditEvent;
+use crate::event::{AuditEvent, EventKeys};
 
 const SEGMENT_MAX_BYTES: u64 = 64 * 1024 * 1024;
 const MAX_GROUP: usize = 8192;
@@ -61,8 +61,8 @@ pub struct JournalPosition {
 /// An event that is durable in the journal and waits to be folded into the chain.
 #[derive(Debug, Clone)]
 pub struct JournaledEvent {
-    /// The event.
-    pub event: AuditEvent,
+    /// The event's indexed columns (the rest is in the payload).
+    pub keys: EventKeys,
     /// Its canonical serialisation (what the chain hashes).
     pub payload: String,
     /// Its position.
@@ -71,7 +71,7 @@ pub struct JournaledEvent {
 
 struct Request {
     /// Events with their canonical serialisation, made by the caller.
-    events: Vec<(AuditEvent, String)>,
+    events: Vec<(EventKeys, String)>,
     ack: oneshot::Sender<Result<(), JournalError>>,
 }
 
@@ -247,7 +247,7 @@ fn recover(dir: &Path) -> Result<(Vec<JournaledEvent>, u64), JournalError> {
                         .map(|(_, json)| json.to_owned())
                         .unwrap_or_default();
                     out.push(JournaledEvent {
-                        event,
+                        keys: event.keys(),
                         payload,
                         position: JournalPosition {
                             segment: *seg,
@@ -322,11 +322,11 @@ impl Journal {
         if events.is_empty() {
             return Ok(());
         }
-        let events: Vec<(AuditEvent, String)> = events
+        let events: Vec<(EventKeys, String)> = events
             .into_iter()
             .map(|e| {
                 let json = e.canonical();
-                (e, json)
+                (e.into_keys(), json)
             })
             .collect();
         match &self.mode {
@@ -452,7 +452,7 @@ impl SegmentWriter {
     fn write_events(
         &mut self,
         buf: &mut Vec<u8>,
-        events: Vec<(AuditEvent, String)>,
+        events: Vec<(EventKeys, String)>,
     ) -> Result<Vec<JournaledEvent>, JournalError> {
         if self.bytes > SEGMENT_MAX_BYTES {
             *self = Self::create(&self.dir, self.segment + 1)?;
@@ -466,7 +466,7 @@ impl SegmentWriter {
             buf.extend_from_slice(json.as_bytes());
             buf.push(b'\n');
             journaled.push(JournaledEvent {
-                event: e,
+                keys: e,
                 payload: json,
                 position: JournalPosition {
                     segment: self.segment,
@@ -528,7 +528,7 @@ mod tests {
             queue.wait().await;
             let (got, closed) = queue.take();
             assert!(!closed);
-            let ids: Vec<_> = got.iter().map(|e| e.event.event_id.as_str()).collect();
+            let ids: Vec<_> = got.iter().map(|e| e.keys.event_id.as_str()).collect();
             assert_eq!(ids, ["ev-1", "ev-2", "ev-3"]);
             drop(j);
             queue.wait().await;
@@ -537,7 +537,7 @@ mod tests {
         let (_j, recovered, _rx) = Journal::open(dir.path(), false, 1).unwrap();
         let ids: Vec<_> = recovered
             .iter()
-            .map(|e| e.event.event_id.as_str())
+            .map(|e| e.keys.event_id.as_str())
             .collect();
         assert_eq!(ids, ["ev-1", "ev-2", "ev-3"]);
     }

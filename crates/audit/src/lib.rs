@@ -16,5 +16,7 @@ pub use chain::{
     checkpoint_message, verify, verify::Verifier, ChainHead, ChainedEvent, Checkpoint,
     VerifyFailure, VerifyReport, GENESIS_HASH,
 };
-pub use event::{Action, AuditEvent, AuditObject, Channel, Controls, EventCode, Outcome};
+pub use event::{
+    Action, AuditEvent, AuditObject, Channel, Controls, EventCode, EventKeys, Outcome,
+};
 pub use journal::{FoldQueue, Journal, JournalError, JournalPosition, JournaledEvent};

@@ -641,7 +641,7 @@ impl SqlStore {
             }
         }
         for e in &batch.folded {
-            chained.push(head.append_canonical(&e.event, e.payload.clone()));
+            chained.push(head.append_canonical(&e.keys, e.payload.clone()));
         }
         if head.seq == start_seq {
             return Ok(results);

@@ -45,7 +45,7 @@ fn event(code: EventCode, patient: Option<&str>) -> AuditEvent {
 fn journaled(event: AuditEvent) -> JournaledEvent {
     JournaledEvent {
         payload: event.canonical(),
-        event,
+        keys: event.into_keys(),
         position: JournalPosition {
             segment: 0,
             record: 0,

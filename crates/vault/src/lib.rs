@@ -156,10 +156,10 @@ impl Vault {
         let mut oldest: std::collections::HashMap<&str, &str> = std::collections::HashMap::new();
         for e in &recovered {
             let at = oldest
-                .entry(e.event.actor.user_id.as_str())
-                .or_insert(e.event.occurred_at.as_str());
-            if e.event.occurred_at.as_str() < *at {
-                *at = e.event.occurred_at.as_str();
+                .entry(e.keys.user_id.as_str())
+                .or_insert(e.keys.occurred_at.as_str());
+            if e.keys.occurred_at.as_str() < *at {
+                *at = e.keys.occurred_at.as_str();
             }
         }
         let mut present = std::collections::HashSet::new();
@@ -173,7 +173,7 @@ impl Vault {
         }
         let missing: Vec<_> = recovered
             .into_iter()
-            .filter(|e| !present.contains(&e.event.event_id))
+            .filter(|e| !present.contains(&e.keys.event_id))
             .collect();
         tracing::info!(
             events = missing.len(),

@@ -1087,7 +1087,7 @@ impl Vault {
                 SYNTHETIC_AUDIT_SOURCE.clone_into(&mut event.source);
                 let payload = event.canonical();
                 zorgkluis_audit::JournaledEvent {
-                    event,
+                    keys: event.into_keys(),
                     payload,
                     // Not from the journal: nothing to release after the fold.
                     position: zorgkluis_audit::JournalPosition {
