@@ -187,12 +187,9 @@ enum BenchCommand {
         /// FHIR base URL on loopback, e.g. http://127.0.0.1:8080/fhir.
         #[arg(long)]
         url: String,
-        /// Bearer token (Authorization: Bearer …).
-        #[arg(long, conflicts_with = "cookie")]
-        token: Option<String>,
-        /// Session cookie: NAME=VALUE, or the value of zk_session alone.
-        #[arg(long)]
-        cookie: Option<String>,
+        /// Credentials (none: the server must answer anonymous requests).
+        #[command(flatten)]
+        credentials: Box<bench_http::Credentials>,
         /// read, search, mixed (80/10/10 read/search/create), everything, create,
         /// generic (standard FHIR R4 only, for any server), or bulk (transaction Bundles of
         /// one new Patient and 20 Observations).
@@ -588,8 +585,7 @@ async fn run(cli: Cli) -> Result<std::process::ExitCode> {
             command:
                 BenchCommand::Http {
                     url,
-                    token,
-                    cookie,
+                    credentials,
                     workload,
                     concurrency,
                     duration,
@@ -605,8 +601,7 @@ async fn run(cli: Cli) -> Result<std::process::ExitCode> {
         } => {
             bench_http::run(bench_http::HttpBench {
                 url,
-                token,
-                cookie,
+                credentials: *credentials,
                 workload,
                 concurrency,
                 duration,

@@ -9,6 +9,8 @@ use std::net::SocketAddr;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 
+/// The media type of FHIR's JSON format.
+const FHIR_JSON: &str = "application/fhir+json";
 /// Largest response head accepted.
 const MAX_HEAD: usize = 64 * 1024;
 /// Largest response body accepted (a search page of a thousand resources fits easily).
@@ -68,15 +70,30 @@ impl Connection {
         }
     }
 
-    /// Sends one request (`path` is the request target, starting with `/`) and reads the
-    /// whole answer. On any error the connection is dropped, so the next call reconnects.
+    /// Sends one FHIR request (`path` is the request target, starting with `/`; a body is
+    /// `application/fhir+json`) and reads the whole answer. On any error the connection is
+    /// dropped, so the next call reconnects.
     pub async fn request(
         &mut self,
         method: &str,
         path: &str,
         body: Option<&[u8]>,
     ) -> io::Result<Response> {
-        let result = self.exchange(method, path, body).await;
+        self.request_typed(method, path, FHIR_JSON, body.map(|b| (FHIR_JSON, b)))
+            .await
+    }
+
+    /// Like [`request`](Self::request), for requests outside FHIR (OAuth 2, SMART
+    /// discovery): `accept` is sent as `Accept`, and the body, if any, as
+    /// `(Content-Type, bytes)`.
+    pub async fn request_typed(
+        &mut self,
+        method: &str,
+        path: &str,
+        accept: &str,
+        body: Option<(&str, &[u8])>,
+    ) -> io::Result<Response> {
+        let result = self.exchange(method, path, accept, body).await;
         match result {
             Ok((response, keep)) => {
                 if !keep {
@@ -95,21 +112,22 @@ impl Connection {
         &mut self,
         method: &str,
         path: &str,
-        body: Option<&[u8]>,
+        accept: &str,
+        body: Option<(&str, &[u8])>,
     ) -> io::Result<(Response, bool)> {
         let mut head = format!(
-            "{method} {path} HTTP/1.1\r\nHost: {}\r\nAccept: application/fhir+json\r\nUser-Agent: zorgkluis-load/{}\r\n{}",
+            "{method} {path} HTTP/1.1\r\nHost: {}\r\nAccept: {accept}\r\nUser-Agent: zorgkluis-load/{}\r\n{}",
             self.host,
             env!("CARGO_PKG_VERSION"),
             self.extra
         );
-        if let Some(b) = body {
-            head.push_str("Content-Type: application/fhir+json\r\n");
+        if let Some((content_type, b)) = body {
+            head.push_str(&format!("Content-Type: {content_type}\r\n"));
             head.push_str(&format!("Content-Length: {}\r\n", b.len()));
         }
         head.push_str("\r\n");
         let mut out = head.into_bytes();
-        if let Some(b) = body {
+        if let Some((_, b)) = body {
             out.extend_from_slice(b);
         }
         // A kept-alive connection the server closed in the meantime fails on first use;

@@ -16,11 +16,18 @@
 //! registers a patient: on Zorgkluis only a care team lets staff read a patient afterwards
 //! (GP-7), and a server with many patients refuses to list them all (`too-costly`).
 //!
+//! Credentials are a bearer token, a session cookie, or an OAuth 2 client's id and secret
+//! ([`Auth::ClientCredentials`]), which the tool exchanges for a bearer token itself through
+//! the server's SMART configuration.
+//!
 //! Only loopback servers are accepted: this is a tool to measure one's own server, not to
 //! put load on somebody else's.
 #![warn(missing_docs)]
 
 pub mod http;
+mod oauth;
+
+pub use oauth::TOKEN_MARGIN;
 
 use std::collections::BTreeMap;
 use std::fmt;
@@ -66,6 +73,18 @@ pub enum Auth {
     /// `Cookie: <value>`; a value without `=` is taken as Zorgkluis' session cookie
     /// (`zk_session=<value>`).
     Cookie(String),
+    /// An OAuth 2 client (on Zorgkluis: `zorgkluis clients add`). Before anything else the
+    /// tool reads the server's SMART configuration (`[base]/.well-known/smart-configuration`,
+    /// else the origin's `/.well-known/smart-configuration`), asks its `token_endpoint`,
+    /// which must be on the same loopback host, for a token with the client-credentials
+    /// grant and HTTP Basic client authentication, and sends that as a bearer token.
+    ///
+    /// The tokens must live at least [`LoadConfig::duration`] plus [`TOKEN_MARGIN`], or the
+    /// run stops before it starts ([`LoadError::Config`]); before discovery and before the
+    /// timed phase the tool asks for a new token when the current one would expire during
+    /// that phase. (A set-up that outlasts one token, an hour on Zorgkluis, fails with the
+    /// server's 401.)
+    ClientCredentials(ClientCredentials),
     /// No credentials.
     None,
 }
@@ -76,8 +95,32 @@ impl fmt::Debug for Auth {
         match self {
             Self::Bearer(_) => f.write_str("Bearer(…)"),
             Self::Cookie(_) => f.write_str("Cookie(…)"),
+            Self::ClientCredentials(c) => f.debug_tuple("ClientCredentials").field(c).finish(),
             Self::None => f.write_str("None"),
         }
+    }
+}
+
+/// An OAuth 2 client's credentials ([`Auth::ClientCredentials`]). `Debug` leaves the
+/// secret out.
+#[derive(Clone, PartialEq, Eq)]
+pub struct ClientCredentials {
+    /// The client id.
+    pub client_id: String,
+    /// The client secret.
+    pub client_secret: String,
+    /// The scopes to ask for, space-separated; none: no `scope` parameter, so the server
+    /// grants its default (on Zorgkluis, all the client's scopes).
+    pub scope: Option<String>,
+}
+
+impl fmt::Debug for ClientCredentials {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("ClientCredentials")
+            .field("client_id", &self.client_id)
+            .field("client_secret", &"…")
+            .field("scope", &self.scope)
+            .finish()
     }
 }
 
@@ -87,6 +130,11 @@ impl Auth {
             Self::Bearer(t) => ("Authorization", format!("Bearer {}", t.trim())),
             Self::Cookie(c) if c.contains('=') => ("Cookie", c.trim().to_owned()),
             Self::Cookie(c) => ("Cookie", format!("zk_session={}", c.trim())),
+            Self::ClientCredentials(_) => {
+                return Err(LoadError::Config(
+                    "client credentials are exchanged for a token before any request".into(),
+                ))
+            }
             Self::None => return Ok(String::new()),
         };
         if value.chars().any(|c| c.is_control()) {
@@ -350,6 +398,32 @@ pub enum LoadError {
         /// The start of the answer.
         body: String,
     },
+    /// The server's SMART configuration could not be read, or names no token endpoint the
+    /// tool may use.
+    #[error("client credentials: no usable SMART configuration: {0}")]
+    SmartConfiguration(String),
+    /// The token endpoint refused the client (a 4xx: wrong id or secret, a revoked client,
+    /// a scope it may not have).
+    #[error("client credentials: the token endpoint {url} refused them: {status} {detail}")]
+    TokenRefused {
+        /// The token endpoint.
+        url: String,
+        /// The HTTP status.
+        status: u16,
+        /// The OAuth 2 `error` and `error_description`, or the start of the answer.
+        detail: String,
+    },
+    /// The token endpoint answered without a usable token (a 5xx, or a 200 that is not a
+    /// bearer token in JSON).
+    #[error("client credentials: the token endpoint {url} answered {status}: {detail}")]
+    Token {
+        /// The token endpoint.
+        url: String,
+        /// The HTTP status.
+        status: u16,
+        /// What was wrong with the answer.
+        detail: String,
+    },
     /// The server's process cannot be observed.
     #[error("cannot read /proc/{pid}/status: {source}")]
     ServerPid {
@@ -536,7 +610,7 @@ async fn target(base_url: &str) -> Result<Target, LoadError> {
     }
     if authority.contains('@') {
         return Err(bad(
-            "credentials in the URL are not supported (use --token or --cookie)",
+            "credentials in the URL are not supported (use --token, --cookie or --client-id)",
         ));
     }
     let (host, port) = if let Some(r) = authority.strip_prefix('[') {
@@ -1557,7 +1631,6 @@ pub async fn run(config: LoadConfig) -> Result<Report, LoadError> {
     if config.concurrency == 0 {
         return Err(LoadError::Config("concurrency must be at least 1".into()));
     }
-    let extra = config.auth.header_lines()?;
     if let Some(pid) = config.server_pid {
         rss_kib(pid).map_err(|source| LoadError::ServerPid { pid, source })?;
     }
@@ -1576,6 +1649,20 @@ pub async fn run(config: LoadConfig) -> Result<Report, LoadError> {
             "an organisation is only used with a practitioner (--practitioner ID)".into(),
         ));
     }
+    // Client credentials: a bearer token from the server's token endpoint first.
+    let mut tokens = match &config.auth {
+        Auth::ClientCredentials(c) => {
+            let tokens = oauth::Tokens::obtain(&target, c).await?;
+            // Refuse now a timed phase longer than the server's tokens live.
+            tokens.long_enough(config.duration)?;
+            Some(tokens)
+        }
+        _ => None,
+    };
+    let mut extra = match &tokens {
+        Some(t) => t.auth().header_lines()?,
+        None => config.auth.header_lines()?,
+    };
     // Patients the tool creates are registered with a care team naming the practitioner.
     let creates_patients = config.workload == Workload::Bulk || config.setup_patients > 0;
     let registrar = match &practitioner {
@@ -1599,6 +1686,12 @@ pub async fn run(config: LoadConfig) -> Result<Report, LoadError> {
         };
         (none, 0.0)
     };
+    // A token that would not last through discovery (after a long set-up) is renewed.
+    if let Some(t) = &mut tokens {
+        if t.last(Duration::ZERO).await? {
+            extra = t.auth().header_lines()?;
+        }
+    }
     let mut rng = ChaCha8Rng::seed_from_u64(config.seed);
     let discovery_started = Instant::now();
     let found = discover(
@@ -1611,6 +1704,12 @@ pub async fn run(config: LoadConfig) -> Result<Report, LoadError> {
     .await?;
     let discovery_seconds = discovery_started.elapsed().as_secs_f64();
     let (patients, observations) = (found.patients.len(), found.observations);
+    // Likewise for the timed phase, so that no worker meets an expired token.
+    if let Some(t) = &mut tokens {
+        if t.last(config.duration).await? {
+            extra = t.auth().header_lines()?;
+        }
+    }
 
     let stop = Arc::new(AtomicBool::new(false));
     let sampler = config.server_pid.map(|pid| sample_rss(pid, stop.clone()));
@@ -2010,5 +2109,16 @@ mod tests {
         assert!(d.contains("progress: Some(\"Fn(done, total)\")"), "{d}");
         assert!(d.contains("setup_observations: 20"), "{d}");
         assert!(d.contains("practitioner: Some(\"dr-1\")"), "{d}");
+        c.auth = Auth::ClientCredentials(ClientCredentials {
+            client_id: "load-client".into(),
+            client_secret: "secret-of-the-client".into(),
+            scope: Some("user/*.read".into()),
+        });
+        let d = format!("{c:?}");
+        assert!(!d.contains("secret-of-the-client"), "{d}");
+        assert!(
+            d.contains("load-client") && d.contains("user/*.read"),
+            "{d}"
+        );
     }
 }

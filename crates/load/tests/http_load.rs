@@ -1,6 +1,7 @@
 //! The load tool against the real server, in process on a random port: a GP of a practice
 //! registers a patient with a few observations through the FHIR API, then every workload
-//! runs briefly with four workers on that GP's web session.
+//! runs briefly with four workers on that GP's web session (and once on an API client of
+//! theirs, with OAuth 2 client credentials).
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 use std::sync::Arc;
@@ -10,11 +11,12 @@ use serde_json::{json, Value};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use zorgkluis_auth::{Argon2Cost, TotpSecret};
 use zorgkluis_domain::FixedClock;
-use zorgkluis_load::{Auth, LoadConfig, LoadError, Report, Workload};
+use zorgkluis_load::{Auth, ClientCredentials, LoadConfig, LoadError, Report, Workload};
 use zorgkluis_policy::StaffRole;
 use zorgkluis_testkit::TestDb;
 use zorgkluis_vault::{
-    AccountKind, NewAccount, OperatorPurpose, OrganisationSettings, Principal, Vault, VaultConfig,
+    AccountKind, NewAccount, NewClient, NewClientKind, OperatorPurpose, OrganisationSettings,
+    Principal, Vault, VaultConfig,
 };
 
 const SECRET: &str = "JBSWY3DPEHPK3PXPJBSWY3DPEHPK3PXP";
@@ -102,8 +104,9 @@ async fn open_vault(db: &TestDb) -> Vault {
     Vault::open(c).await.unwrap()
 }
 
-/// A GP practice with one GP (with a second factor and the confidentiality agreement).
-async fn practice(vault: &Vault) {
+/// A GP practice with one GP (with a second factor and the confidentiality agreement); the
+/// GP's user id.
+async fn practice(vault: &Vault) -> String {
     let admin = Principal::operator("t", OperatorPurpose::Accounts);
     vault
         .upsert_organisation(
@@ -186,6 +189,7 @@ async fn practice(vault: &Vault) {
         )
         .await
         .unwrap();
+    created.user_id
 }
 
 /// Logs in through the web form with the TOTP code; the session cookie (`zk_session=…`).
@@ -277,7 +281,10 @@ struct World {
     _db: TestDb,
     vault: Vault,
     base_url: String,
+    /// The GP's session cookie.
     gp: String,
+    /// The GP's user id.
+    gp_user: String,
     patient: String,
 }
 
@@ -285,7 +292,7 @@ struct World {
 async fn world() -> World {
     let db = zorgkluis_testkit::sqlite();
     let vault = open_vault(&db).await;
-    practice(&vault).await;
+    let gp_user = practice(&vault).await;
     let bound = zorgkluis_server::bind("127.0.0.1:0").await.unwrap();
     let addr = bound.addr.to_string();
     let v = vault.clone();
@@ -297,6 +304,7 @@ async fn world() -> World {
         vault,
         base_url: format!("http://{addr}/fhir"),
         gp,
+        gp_user,
         patient,
     }
 }
@@ -645,6 +653,123 @@ async fn discovery_without_credentials_stops_with_the_servers_answer() {
     }
 }
 
+/// Registers an API client acting as the GP (`zorgkluis clients add --user huisarts`).
+async fn gp_client(w: &World, scopes: &str) -> ClientCredentials {
+    let created = w
+        .vault
+        .register_client(
+            &Principal::operator("t", OperatorPurpose::Accounts),
+            NewClient {
+                name: "bench-load".into(),
+                kind: NewClientKind::User {
+                    login: "huisarts".into(),
+                },
+                scopes: scopes.into(),
+                redirect_uris: vec![],
+            },
+        )
+        .await
+        .unwrap();
+    ClientCredentials {
+        client_id: created.client_id,
+        client_secret: created.client_secret,
+        scope: None,
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn client_credentials_get_a_token_through_smart_discovery_and_read_as_the_gp() {
+    let w = world().await;
+    let mut c = config(&w, Workload::Read);
+    c.auth = Auth::ClientCredentials(gp_client(&w, "user/*.*").await);
+    let r = zorgkluis_load::run(c).await.unwrap();
+    let table = r.table();
+    assert_healthy(&r);
+    assert!(r.errors_by_status.is_empty(), "every read allowed: {table}");
+    assert_eq!(
+        r.observations, 3,
+        "the GP's patient and observations: {table}"
+    );
+
+    // A narrower scope is asked for when given, and still reads.
+    let mut c = config(&w, Workload::Read);
+    let mut credentials = gp_client(&w, "user/*.*").await;
+    credentials.scope = Some("user/*.read".into());
+    c.auth = Auth::ClientCredentials(credentials);
+    c.max_requests = Some(20);
+    let r = zorgkluis_load::run(c).await.unwrap();
+    assert!(r.errors_by_status.is_empty(), "{}", r.table());
+
+    // The reads are the GP's, through the client (NEN 7513: the user, via the app).
+    w.vault.flush_audit().await.unwrap();
+    let trail = w
+        .vault
+        .audit_for_patient(
+            &Principal::operator("t", OperatorPurpose::AuditReview),
+            &w.patient,
+            1000,
+        )
+        .await
+        .unwrap();
+    let via_client: Vec<_> = trail
+        .iter()
+        .filter(|e| {
+            e.actor
+                .display
+                .as_deref()
+                .is_some_and(|d| d.contains("via bench-load"))
+        })
+        .collect();
+    assert!(via_client.len() > 10, "{} events", via_client.len());
+    assert!(via_client.iter().all(|e| e.actor.user_id == w.gp_user));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_wrong_client_secret_stops_the_run_where_the_token_endpoint_refuses_it() {
+    let w = world().await;
+    let mut credentials = gp_client(&w, "user/*.*").await;
+    credentials.client_secret.push('x');
+    let mut c = config(&w, Workload::Read);
+    c.auth = Auth::ClientCredentials(credentials);
+    let e = zorgkluis_load::run(c).await.unwrap_err();
+    match &e {
+        LoadError::TokenRefused {
+            url,
+            status: 401,
+            detail,
+        } => {
+            assert_eq!(
+                *url,
+                format!("{}/oauth/token", w.base_url.trim_end_matches("/fhir"))
+            );
+            assert!(detail.starts_with("invalid_client"), "{detail}");
+        }
+        other => panic!("expected the token endpoint's 401, got {other:?}"),
+    }
+    let text = e.to_string();
+    assert!(
+        text.contains("the token endpoint http://127.0.0.1:"),
+        "{text}"
+    );
+    assert!(
+        text.contains("/oauth/token refused them: 401 invalid_client"),
+        "{text}"
+    );
+
+    // An unknown client likewise.
+    let mut c = config(&w, Workload::Read);
+    c.auth = Auth::ClientCredentials(ClientCredentials {
+        client_id: "no-such-client".into(),
+        client_secret: "s".into(),
+        scope: None,
+    });
+    let e = zorgkluis_load::run(c).await.unwrap_err();
+    assert!(
+        matches!(e, LoadError::TokenRefused { status: 401, .. }),
+        "{e:?}"
+    );
+}
+
 #[tokio::test]
 async fn non_loopback_base_urls_are_refused_before_any_request() {
     for url in [
@@ -665,6 +790,8 @@ async fn non_loopback_base_urls_are_refused_before_any_request() {
 /// everything (no paging; observations by `subject=` or `patient=`; care teams by
 /// `date=sa…` alone), or answer 400 `too-costly` as a large server does (`Patient` when
 /// `patients_too_costly`, `CareTeam` above `max_care_teams` matches); reads answer a stub.
+/// OAuth 2: the origin's SMART configuration when `smart_configuration` is set (under
+/// `/fhir` a stub without a token endpoint, as a read), and `POST /oauth/token`.
 #[derive(Default)]
 struct Fake {
     patients: Vec<String>,
@@ -678,13 +805,53 @@ struct Fake {
     max_care_teams: Option<usize>,
     /// The queries of the care-team searches, in order.
     care_team_queries: Vec<String>,
+    /// Served at `/.well-known/smart-configuration`; 404 when none.
+    smart_configuration: Option<Value>,
+    /// The answer of `POST /oauth/token` (a JSON string: that text as the body); when
+    /// none, a new token `tok-N` that lasts `token_lifetime` seconds.
+    token_answer: Option<(u16, Value)>,
+    token_lifetime: u64,
+    /// `(Authorization, Content-Type, body)` of every token request.
+    token_requests: Vec<(String, String, String)>,
+    /// The `Authorization` of every other request, in order.
+    authorizations: Vec<String>,
 }
 
 type Shared = Arc<std::sync::Mutex<Fake>>;
 
-fn fake_answer(fake: &Shared, method: &str, target: &str, body: &[u8]) -> (u16, String, Value) {
+fn fake_answer(
+    fake: &Shared,
+    method: &str,
+    target: &str,
+    head: &str,
+    body: &[u8],
+) -> (u16, String, Value) {
     let mut f = fake.lock().unwrap();
     let (path, query) = target.split_once('?').unwrap_or((target, ""));
+    let header = |name: &str| {
+        head.lines()
+            .filter_map(|l| l.split_once(':'))
+            .find(|(k, _)| k.trim().eq_ignore_ascii_case(name))
+            .map_or_else(String::new, |(_, v)| v.trim().to_owned())
+    };
+    if (method, path) == ("POST", "/oauth/token") {
+        let request = (
+            header("authorization"),
+            header("content-type"),
+            String::from_utf8_lossy(body).to_string(),
+        );
+        f.token_requests.push(request);
+        if let Some((status, answer)) = &f.token_answer {
+            return (*status, String::new(), answer.clone());
+        }
+        let token = format!("tok-{}", f.token_requests.len());
+        return (
+            200,
+            String::new(),
+            json!({"access_token": token, "token_type": "Bearer", "expires_in": f.token_lifetime}),
+        );
+    }
+    f.authorizations.push(header("authorization"));
     let outcome = |text: &str| {
         json!({"resourceType": "OperationOutcome",
                "issue": [{"severity": "error", "code": "not-supported", "diagnostics": text}]})
@@ -694,6 +861,10 @@ fn fake_answer(fake: &Shared, method: &str, target: &str, body: &[u8]) -> (u16, 
         "issue": [{"severity": "error", "code": "too-costly",
                    "diagnostics": "the search matches more than 50000 resources; narrow it down"}]});
     match (method, path) {
+        ("GET", "/.well-known/smart-configuration") => match &f.smart_configuration {
+            Some(c) => (200, String::new(), c.clone()),
+            None => (404, String::new(), outcome("not here")),
+        },
         ("GET", "/fhir/Patient") if f.patients_too_costly => (400, String::new(), too_costly),
         ("GET", "/fhir/CareTeam") => {
             f.care_team_queries.push(query.to_owned());
@@ -821,11 +992,12 @@ async fn serve_fake(fake: Shared) -> String {
                         }
                     }
                     let body: Vec<u8> = buf.drain(..length).collect();
-                    let (status, headers, answer) = fake_answer(&fake, &method, &target, &body);
-                    let answer = if answer.is_null() {
-                        String::new()
-                    } else {
-                        answer.to_string()
+                    let (status, headers, answer) =
+                        fake_answer(&fake, &method, &target, &head, &body);
+                    let answer = match answer {
+                        Value::Null => String::new(),
+                        Value::String(raw) => raw,
+                        json => json.to_string(),
                     };
                     let out = format!(
                         "HTTP/1.1 {status} X\r\nContent-Type: application/fhir+json\r\n{headers}Content-Length: {}\r\n\r\n{answer}",
@@ -982,5 +1154,167 @@ async fn too_many_care_teams_are_searched_in_windows_of_their_start_the_most_rec
             *q,
             format!("participant=Practitioner/dr&status=active&_count=1000&date=sa{since}")
         );
+    }
+}
+
+/// A fake with one patient whose origin's SMART configuration names `token_endpoint`
+/// (on the fake's origin when it starts with `/`), with tokens that last `lifetime`
+/// seconds; the fake and its FHIR base URL.
+async fn fake_with_oauth(token_endpoint: &str, lifetime: u64) -> (Shared, String) {
+    let fake: Shared = Arc::default();
+    let base = serve_fake(fake.clone()).await;
+    let endpoint = match token_endpoint.strip_prefix('/') {
+        Some(path) => format!("{}/{path}", base.trim_end_matches("/fhir")),
+        None => token_endpoint.to_owned(),
+    };
+    {
+        let mut f = fake.lock().unwrap();
+        f.patients.push("p0".into());
+        f.token_lifetime = lifetime;
+        f.smart_configuration = Some(json!({"token_endpoint": endpoint}));
+    }
+    (fake, base)
+}
+
+fn client_auth(scope: Option<&str>) -> Auth {
+    Auth::ClientCredentials(ClientCredentials {
+        client_id: "load:1".into(),
+        client_secret: "s3cr3t +/".into(),
+        scope: scope.map(str::to_owned),
+    })
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn client_credentials_follow_the_smart_configuration_and_renew_a_token_before_it_runs_out() {
+    // Tokens of 61 s: enough for discovery (60 s to spare), not for a timed phase of 1 s
+    // once discovery took any time at all, so the timed phase gets a new one.
+    let (fake, base) = fake_with_oauth("/oauth/token", 61).await;
+    let mut c = LoadConfig::new(base, client_auth(Some("user/*.read")), Workload::Read);
+    c.concurrency = 2;
+    c.duration = Duration::from_secs(1);
+    c.max_requests = Some(10);
+    let r = zorgkluis_load::run(c).await.unwrap();
+    let table = r.table();
+    assert!(r.errors_by_status.is_empty(), "{table}");
+    assert_eq!((r.requests, r.patients), (10, 1), "{table}");
+
+    let f = fake.lock().unwrap();
+    assert_eq!(f.token_requests.len(), 2, "a first token and a renewal");
+    for (authorization, content_type, form) in &f.token_requests {
+        // RFC 6749 2.3.1: "load%3A1:s3cr3t+%2B%2F", base64-encoded.
+        assert_eq!(authorization, "Basic bG9hZCUzQTE6czNjcjN0KyUyQiUyRg==");
+        assert_eq!(content_type, "application/x-www-form-urlencoded");
+        assert_eq!(form, "grant_type=client_credentials&scope=user%2F*.read");
+    }
+    let seen = &f.authorizations;
+    // SMART discovery without credentials: the FHIR base's (a stub without a token
+    // endpoint here), then the origin's.
+    assert_eq!(seen[..2], ["", ""], "{seen:?}");
+    let (discovery, timed) = seen[2..].split_at(seen.len() - 2 - 10);
+    assert!(!discovery.is_empty(), "{seen:?}");
+    assert!(discovery.iter().all(|a| a == "Bearer tok-1"), "{seen:?}");
+    assert!(timed.iter().all(|a| a == "Bearer tok-2"), "{seen:?}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn tokens_shorter_lived_than_the_timed_phase_stop_the_run_before_any_load() {
+    let (fake, base) = fake_with_oauth("/oauth/token", 80).await;
+    let mut c = LoadConfig::new(base, client_auth(None), Workload::Read);
+    c.duration = Duration::from_secs(30);
+    let e = zorgkluis_load::run(c).await.unwrap_err();
+    assert!(matches!(e, LoadError::Config(_)), "{e:?}");
+    let text = e.to_string();
+    assert!(text.contains("/oauth/token last 80 s"), "{text}");
+    assert!(text.contains("30 s of load plus 60 s"), "{text}");
+    assert!(text.contains("--duration"), "{text}");
+    let f = fake.lock().unwrap();
+    assert_eq!(f.token_requests.len(), 1, "not asked again");
+    assert_eq!(f.token_requests[0].2, "grant_type=client_credentials");
+    assert_eq!(
+        f.authorizations.len(),
+        2,
+        "no FHIR request: {:?}",
+        f.authorizations
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn without_a_usable_smart_configuration_or_token_the_run_stops_naming_the_url() {
+    // No SMART configuration at all.
+    let (fake, base) = fake_with_oauth("/oauth/token", 3600).await;
+    fake.lock().unwrap().smart_configuration = None;
+    let e = zorgkluis_load::run(LoadConfig::new(&base, client_auth(None), Workload::Read))
+        .await
+        .unwrap_err();
+    assert!(matches!(e, LoadError::SmartConfiguration(_)), "{e:?}");
+    let text = e.to_string();
+    let origin = base.trim_end_matches("/fhir");
+    assert!(
+        text.contains(&format!(
+            "{base}/.well-known/smart-configuration answered 200 without a token_endpoint"
+        )),
+        "{text}"
+    );
+    assert!(
+        text.contains(&format!(
+            "{origin}/.well-known/smart-configuration answered 404"
+        )),
+        "{text}"
+    );
+
+    // A token endpoint elsewhere is not asked.
+    let (fake, base) = fake_with_oauth("http://192.0.2.1/oauth/token", 3600).await;
+    let e = zorgkluis_load::run(LoadConfig::new(&base, client_auth(None), Workload::Read))
+        .await
+        .unwrap_err();
+    assert!(matches!(e, LoadError::NotLoopback(_)), "{e:?}");
+    assert!(
+        e.to_string().contains(
+            "the token endpoint http://192.0.2.1/oauth/token (named by http://127.0.0.1:"
+        ),
+        "{e}"
+    );
+    assert!(fake.lock().unwrap().token_requests.is_empty());
+
+    // A token endpoint that answers something else than a token.
+    for (status, answer, variant_ok, says) in [
+        (
+            200,
+            json!("<html>sign in</html>"),
+            true,
+            "answered 200: not JSON",
+        ),
+        (
+            200,
+            json!({"token_type": "Bearer"}),
+            true,
+            "answered 200: no access_token",
+        ),
+        (
+            503,
+            json!("try again later"),
+            true,
+            "answered 503: try again later",
+        ),
+        (
+            400,
+            json!({"error": "invalid_scope"}),
+            false,
+            "refused them: 400 invalid_scope",
+        ),
+    ] {
+        let (fake, base) = fake_with_oauth("/oauth/token", 3600).await;
+        fake.lock().unwrap().token_answer = Some((status, answer));
+        let e = zorgkluis_load::run(LoadConfig::new(&base, client_auth(None), Workload::Read))
+            .await
+            .unwrap_err();
+        let text = e.to_string();
+        assert_eq!(
+            matches!(e, LoadError::Token { .. }),
+            variant_ok,
+            "{status}: {e:?}"
+        );
+        assert!(text.contains("/oauth/token"), "{text}");
+        assert!(text.contains(says), "{text}");
     }
 }
