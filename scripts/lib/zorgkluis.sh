@@ -45,8 +45,7 @@ zk_gp_client() {
 }
 
 # Prints the Practitioner id of the staff account LOGIN (the third column of `users list`),
-# for `bench http --practitioner`; fails when the account has none. Run it while no server
-# holds the data directory. $1: the login.
+# for `bench http --practitioner`; fails when the account has none. $1: the login.
 zk_practitioner() {
   local id
   id="$(env -u ZORGKLUIS_DATABASE_URL -u ZORGKLUIS_CONFIG "$bin" "${args[@]}" users list \

@@ -11,6 +11,13 @@
 //!
 //! Record format, one line per event: `<16 hex chars of SHA-256(json)> <json>\n`. A torn
 //! last line (never acknowledged) is dropped on recovery; damage anywhere else is reported.
+//!
+//! Several processes may open the same data directory (the server, and a command such as
+//! `clients add` or `backup` next to it). Each process holds an exclusive advisory lock
+//! (`flock`) on every segment it writes or recovers, and deletes only those. Recovery reads
+//! only segments nobody holds: those of processes that ended (the kernel drops the locks of
+//! a process that dies). A new segment is created and locked under a temporary name and
+//! only then linked under its real one, so no other process can take it in between.
 
 use std::fs::{self, File, OpenOptions};
 use std::io::{BufRead, BufReader, Write};
@@ -24,6 +31,8 @@ use crate::event::{AuditEvent, EventKeys};
 
 const SEGMENT_MAX_BYTES: u64 = 64 * 1024 * 1024;
 const MAX_GROUP: usize = 8192;
+/// Numbers the temporary names of new segments within this process.
+static NEXT_TMP: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
 
 /// Errors of the journal.
 #[derive(Debug, Clone, thiserror::Error)]
@@ -72,6 +81,8 @@ pub struct JournaledEvent {
 struct Request {
     /// Events with their canonical serialisation, made by the caller.
     events: Vec<(EventKeys, String)>,
+    /// After these events, close the segment ([`Journal::close`]).
+    close: bool,
     ack: oneshot::Sender<Result<(), JournalError>>,
 }
 
@@ -146,8 +157,51 @@ impl FoldQueue {
 #[derive(Clone)]
 pub struct Journal {
     mode: Mode,
-    dir: Arc<PathBuf>,
-    live_segment: u64,
+    segments: Arc<Segments>,
+}
+
+/// The segments this process owns: it created them, or recovered them from a process that
+/// ended. Each is held locked through an open handle until it is deleted.
+#[derive(Debug)]
+struct Segments {
+    dir: PathBuf,
+    owned: Mutex<Vec<OwnedSegment>>,
+}
+
+#[derive(Debug)]
+struct OwnedSegment {
+    number: u64,
+    path: PathBuf,
+    /// Keeps the lock (a lock belongs to the open file, which this handle keeps open).
+    _lock: File,
+    recovered: bool,
+}
+
+impl Segments {
+    fn own(&self, number: u64, path: PathBuf, lock: File, recovered: bool) {
+        if let Ok(mut owned) = self.owned.lock() {
+            owned.push(OwnedSegment {
+                number,
+                path,
+                _lock: lock,
+                recovered,
+            });
+        }
+    }
+
+    /// Deletes the owned segments `delete` picks.
+    fn delete(&self, delete: impl Fn(&OwnedSegment) -> bool) {
+        if let Ok(mut owned) = self.owned.lock() {
+            owned.retain(|s| {
+                if delete(s) {
+                    let _ = fs::remove_file(&s.path);
+                    false
+                } else {
+                    true
+                }
+            });
+        }
+    }
 }
 
 /// How appends reach the file.
@@ -163,7 +217,8 @@ enum Mode {
 }
 
 struct Inline {
-    writer: SegmentWriter,
+    /// `None` once closed.
+    writer: Option<SegmentWriter>,
     buf: Vec<u8>,
     queue: Arc<FoldQueue>,
 }
@@ -177,7 +232,7 @@ impl Drop for Inline {
 
 impl std::fmt::Debug for Journal {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "Journal({})", self.dir.display())
+        write!(f, "Journal({})", self.segments.dir.display())
     }
 }
 
@@ -213,15 +268,31 @@ fn checksum(json: &str) -> String {
     hex::encode(&Sha256::digest(json.as_bytes())[..8])
 }
 
-/// Reads the events of all segments in `dir` (for recovery after a crash).
-fn recover(dir: &Path) -> Result<(Vec<JournaledEvent>, u64), JournalError> {
+/// Reads the events of the segments in `dir` that no running process holds (left by
+/// processes that ended, crashed or not) and takes them over, locked, into `owned`.
+/// Returns the events and the highest segment number seen.
+fn recover(dir: &Path, owned: &Segments) -> Result<(Vec<JournaledEvent>, u64), JournalError> {
     let segs = segments(dir)?;
     let mut out = Vec::new();
-    let last_index = segs.len().saturating_sub(1);
-    let mut next_segment = 1;
-    for (i, (seg, path)) in segs.iter().enumerate() {
-        next_segment = seg + 1;
-        let file = File::open(path).map_err(io(path))?;
+    let highest = segs.last().map_or(0, |(n, _)| *n);
+    for (seg, path) in &segs {
+        let file = match OpenOptions::new().read(true).write(true).open(path) {
+            Ok(f) => f,
+            // Deleted by its owner since the listing: it was folded.
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => continue,
+            Err(e) => return Err(io(path)(e)),
+        };
+        match file.try_lock() {
+            Ok(()) => {}
+            // Another process is writing it, or recovering it.
+            Err(fs::TryLockError::WouldBlock) => continue,
+            Err(fs::TryLockError::Error(e)) => return Err(io(path)(e)),
+        }
+        // Locked, but deleted by its owner between the listing and the lock: folded.
+        if !path.exists() {
+            continue;
+        }
+        let lock = file.try_clone().map_err(io(path))?;
         let mut reader = BufReader::new(file);
         let mut line = String::new();
         let mut record = 0u64;
@@ -258,14 +329,11 @@ fn recover(dir: &Path) -> Result<(Vec<JournaledEvent>, u64), JournalError> {
                     good_len += n as u64;
                 }
                 None => {
-                    // Only a torn tail of the newest segment is expected after a crash.
+                    // A process that crashed mid-write leaves a torn last line in the
+                    // segment it was writing; several processes may each have left one.
                     let rest_empty = reader.fill_buf().map(|b| b.is_empty()).unwrap_or(false);
-                    if i == last_index && rest_empty {
-                        let f = OpenOptions::new()
-                            .write(true)
-                            .open(path)
-                            .map_err(io(path))?;
-                        f.set_len(good_len).map_err(io(path))?;
+                    if rest_empty {
+                        lock.set_len(good_len).map_err(io(path))?;
                         break;
                     }
                     return Err(JournalError::Corrupt {
@@ -275,8 +343,9 @@ fn recover(dir: &Path) -> Result<(Vec<JournaledEvent>, u64), JournalError> {
                 }
             }
         }
+        owned.own(*seg, path.clone(), lock, true);
     }
-    Ok((out, next_segment))
+    Ok((out, highest))
 }
 
 impl Journal {
@@ -285,36 +354,33 @@ impl Journal {
     /// wakes its taker once `wake_at` events wait.
     pub fn open(dir: &Path, fsync: bool, wake_at: usize) -> Result<Opened, JournalError> {
         fs::create_dir_all(dir).map_err(io(dir))?;
-        let (recovered, next_segment) = recover(dir)?;
+        let segments = Arc::new(Segments {
+            dir: dir.to_path_buf(),
+            owned: Mutex::new(Vec::new()),
+        });
+        let (recovered, highest) = recover(dir, &segments)?;
         let queue = Arc::new(FoldQueue::new(wake_at));
         let fold_queue = queue.clone();
-        let dir_buf = dir.to_path_buf();
-        let mut writer = SegmentWriter::create(&dir_buf, next_segment)?;
+        let mut writer = SegmentWriter::create(&segments, highest + 1)?;
         let mode = if fsync {
             let (tx, rx) = mpsc::unbounded_channel::<Request>();
             // A task on the runtime, not a thread: handing events over and waking the
             // waiting requests then costs no thread switches.
             tokio::spawn(async move {
                 writer.run(rx, &fold_queue).await;
+                // The segment's lock goes with the writer, before the fold hears of the end.
+                drop(writer);
                 fold_queue.close();
             });
             Mode::Grouped(tx)
         } else {
             Mode::Inline(Arc::new(Mutex::new(Inline {
-                writer,
+                writer: Some(writer),
                 buf: Vec::with_capacity(64 * 1024),
                 queue: fold_queue,
             })))
         };
-        Ok((
-            Self {
-                mode,
-                dir: Arc::new(dir.to_path_buf()),
-                live_segment: next_segment,
-            },
-            recovered,
-            queue,
-        ))
+        Ok((Self { mode, segments }, recovered, queue))
     }
 
     /// Journals `events` and resolves once they are durable.
@@ -335,6 +401,7 @@ impl Journal {
                 // up to a torn record, which recovery handles; refuse further audited work.
                 let mut guard = inline.lock().map_err(|_| JournalError::Closed)?;
                 let Inline { writer, buf, queue } = &mut *guard;
+                let writer = writer.as_mut().ok_or(JournalError::Closed)?;
                 let journaled = writer.write_events(buf, events).inspect_err(|e| {
                     tracing::error!(error = %e, "audit journal write failed; refusing audited work");
                 })?;
@@ -343,35 +410,60 @@ impl Journal {
             }
             Mode::Grouped(tx) => {
                 let (ack, wait) = oneshot::channel();
-                tx.send(Request { events, ack })
-                    .map_err(|_| JournalError::Closed)?;
+                tx.send(Request {
+                    events,
+                    close: false,
+                    ack,
+                })
+                .map_err(|_| JournalError::Closed)?;
                 wait.await.map_err(|_| JournalError::Closed)?
             }
         }
     }
 
-    /// Deletes the segments before `upto.segment`: everything in them has been folded.
-    pub fn release(&self, upto: JournalPosition) {
-        if let Ok(segs) = segments(&self.dir) {
-            for (seg, path) in segs {
-                if seg < upto.segment {
-                    let _ = fs::remove_file(path);
+    /// Stops journaling in this process (later appends fail with [`JournalError::Closed`])
+    /// and lets go of its segments without deleting them, as the end of the process would:
+    /// the next [`Journal::open`] of the directory, in this process or another, recovers
+    /// whatever they hold. For a vault that is closed and opened again in one process.
+    pub async fn close(&self) {
+        match &self.mode {
+            Mode::Inline(inline) => {
+                if let Ok(mut guard) = inline.lock() {
+                    guard.writer = None;
+                }
+            }
+            Mode::Grouped(tx) => {
+                let (ack, wait) = oneshot::channel();
+                let sent = tx.send(Request {
+                    events: Vec::new(),
+                    close: true,
+                    ack,
+                });
+                if sent.is_ok() {
+                    let _ = wait.await;
                 }
             }
         }
+        if let Ok(mut owned) = self.segments.owned.lock() {
+            owned.clear();
+        }
     }
 
-    /// Deletes every segment of earlier runs; call once their recovered events are folded.
+    /// Deletes this process's segments before `upto.segment`: everything in them has been
+    /// folded. (Segments of other processes are theirs to delete.)
+    pub fn release(&self, upto: JournalPosition) {
+        self.segments
+            .delete(|s| !s.recovered && s.number < upto.segment);
+    }
+
+    /// Deletes the segments recovered at open; call once their events are folded.
     pub fn release_recovered(&self) {
-        self.release(JournalPosition {
-            segment: self.live_segment,
-            record: 0,
-        });
+        self.segments.delete(|s| s.recovered);
     }
 }
 
 struct SegmentWriter {
-    dir: PathBuf,
+    segments: Arc<Segments>,
     segment: u64,
     file: File,
     path: PathBuf,
@@ -380,18 +472,47 @@ struct SegmentWriter {
 }
 
 impl SegmentWriter {
-    fn create(dir: &Path, segment: u64) -> Result<Self, JournalError> {
-        let path = segment_path(dir, segment);
+    /// Creates, locks and owns a new segment numbered `from` or the first free number
+    /// after it (another process may have taken a number meanwhile).
+    fn create(segments: &Arc<Segments>, from: u64) -> Result<Self, JournalError> {
+        let dir = &segments.dir;
+        // Locked under a name recovery ignores, then linked under its real name: no other
+        // process ever sees the segment unlocked.
+        let tmp = dir.join(format!(
+            "audit-journal-new-{}-{}.tmp",
+            std::process::id(),
+            NEXT_TMP.fetch_add(1, std::sync::atomic::Ordering::Relaxed)
+        ));
         let file = OpenOptions::new()
-            .create(true)
+            .create_new(true)
             .append(true)
-            .open(&path)
-            .map_err(io(&path))?;
+            .open(&tmp)
+            .map_err(io(&tmp))?;
+        let locked = file.try_lock().map_err(|e| {
+            let _ = fs::remove_file(&tmp);
+            io(&tmp)(std::io::Error::other(e.to_string()))
+        });
+        locked?;
+        let mut segment = from.max(1);
+        let path = loop {
+            let path = segment_path(dir, segment);
+            match fs::hard_link(&tmp, &path) {
+                Ok(()) => break path,
+                Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => segment += 1,
+                Err(e) => {
+                    let _ = fs::remove_file(&tmp);
+                    return Err(io(&path)(e));
+                }
+            }
+        };
+        let _ = fs::remove_file(&tmp);
         if let Ok(d) = File::open(dir) {
             let _ = d.sync_all();
         }
+        let lock = file.try_clone().map_err(io(&path))?;
+        segments.own(segment, path.clone(), lock, false);
         Ok(Self {
-            dir: dir.to_path_buf(),
+            segments: segments.clone(),
             segment,
             file,
             path,
@@ -414,6 +535,7 @@ impl SegmentWriter {
                     Err(_) => break,
                 }
             }
+            let close = group.iter().any(|r| r.close);
             let events = group
                 .iter_mut()
                 .flat_map(|r| std::mem::take(&mut r.events))
@@ -445,6 +567,9 @@ impl SegmentWriter {
                     }
                 }
             }
+            if close {
+                return;
+            }
         }
     }
 
@@ -455,7 +580,7 @@ impl SegmentWriter {
         events: Vec<(EventKeys, String)>,
     ) -> Result<Vec<JournaledEvent>, JournalError> {
         if self.bytes > SEGMENT_MAX_BYTES {
-            *self = Self::create(&self.dir, self.segment + 1)?;
+            *self = Self::create(&self.segments, self.segment + 1)?;
         }
         buf.clear();
         let mut journaled = Vec::with_capacity(events.len());
@@ -535,10 +660,7 @@ mod tests {
             assert!(queue.take().1, "the last handle closed the journal");
         }
         let (_j, recovered, _rx) = Journal::open(dir.path(), false, 1).unwrap();
-        let ids: Vec<_> = recovered
-            .iter()
-            .map(|e| e.keys.event_id.as_str())
-            .collect();
+        let ids: Vec<_> = recovered.iter().map(|e| e.keys.event_id.as_str()).collect();
         assert_eq!(ids, ["ev-1", "ev-2", "ev-3"]);
     }
 
@@ -546,16 +668,22 @@ mod tests {
     async fn torn_tail_is_dropped_but_damage_in_the_middle_is_reported() {
         let dir = tempfile::tempdir().unwrap();
         {
-            let (j, _, _rx) = Journal::open(dir.path(), true, 1).unwrap();
+            let (j, _, queue) = Journal::open(dir.path(), true, 1).unwrap();
             j.append(vec![event(1), event(2)]).await.unwrap();
+            drop(j);
+            // The fsync writer task ends (and unlocks its segment) once it sees the end.
+            while !queue.take().1 {
+                queue.wait().await;
+            }
         }
         let seg = segment_path(dir.path(), 1);
         let mut f = OpenOptions::new().append(true).open(&seg).unwrap();
         f.write_all(b"0123456789abcdef {\"event_id\":\"ev-")
             .unwrap();
         drop(f);
-        let (_j, recovered, _rx) = Journal::open(dir.path(), false, 1).unwrap();
+        let (j, recovered, _rx) = Journal::open(dir.path(), false, 1).unwrap();
         assert_eq!(recovered.len(), 2);
+        drop(j);
         // Damage a record that is followed by others: refused.
         let text = fs::read_to_string(&seg)
             .unwrap()
@@ -565,6 +693,46 @@ mod tests {
             Journal::open(dir.path(), false, 1),
             Err(JournalError::Corrupt { line: 1, .. })
         ));
+    }
+
+    #[tokio::test]
+    async fn a_second_process_leaves_a_running_journal_alone_and_recovers_it_once_it_ended() {
+        let dir = tempfile::tempdir().unwrap();
+        // The server: events journaled, not yet folded.
+        let (server, recovered, _q1) = Journal::open(dir.path(), false, 1000).unwrap();
+        assert!(recovered.is_empty());
+        server.append(vec![event(1), event(2)]).await.unwrap();
+        let live = segment_path(dir.path(), 1);
+        assert!(live.exists());
+        // A command next to it (another open file, as another process would have): nothing
+        // to recover, a segment of its own, and releasing deletes only its own.
+        let (command, recovered, _q2) = Journal::open(dir.path(), false, 1000).unwrap();
+        assert!(
+            recovered.is_empty(),
+            "the server's segment is not left over"
+        );
+        command.append(vec![event(3)]).await.unwrap();
+        command.release_recovered();
+        // The command folded everything before its own segment 2 (segment 1 is not its).
+        assert!(segment_path(dir.path(), 2).exists());
+        command.release(JournalPosition {
+            segment: 2,
+            record: 0,
+        });
+        assert!(live.exists(), "the server's live segment is still there");
+        command.close().await;
+        drop(command);
+        server.append(vec![event(4)]).await.unwrap();
+        // The server ends without folding: the next start recovers everything, once.
+        server.close().await;
+        assert!(matches!(
+            server.append(vec![event(5)]).await,
+            Err(JournalError::Closed)
+        ));
+        let (_next, recovered, _q3) = Journal::open(dir.path(), false, 1000).unwrap();
+        let mut ids: Vec<_> = recovered.iter().map(|e| e.keys.event_id.as_str()).collect();
+        ids.sort_unstable();
+        assert_eq!(ids, ["ev-1", "ev-2", "ev-3", "ev-4"]);
     }
 
     #[tokio::test]

@@ -195,7 +195,7 @@ fn unleet(s: &str, one: char) -> String {
 fn repeated_unit(s: &str) -> &str {
     let n = s.len();
     for unit in 1..=n / 2 {
-        if n % unit == 0 && s.is_char_boundary(unit) {
+        if n.is_multiple_of(unit) && s.is_char_boundary(unit) {
             let u = &s[..unit];
             if s.as_bytes().chunks(unit).all(|c| c == u.as_bytes()) {
                 return u;

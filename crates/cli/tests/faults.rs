@@ -1,5 +1,6 @@
 //! Fault tests of the real `zorgkluis` server process, driven over HTTP as a client would
-//! (issue #8): SIGKILL under mixed load, a full disk, and a PostgreSQL restart under load.
+//! (issue #8): SIGKILL under mixed load, a full disk, a PostgreSQL restart under load, and an
+//! operator's command next to the running server.
 //!
 //! Each test sets the vault up as an operator does (`generate`, `clients add`, `serve`), gets
 //! bearer tokens from `/oauth/token` and keeps concurrent FHIR clients busy while the fault
@@ -1291,4 +1292,89 @@ async fn postgres_restart_under_load_fails_cleanly_and_recovers() {
     audit_verify(&place);
     drop(pg);
     eprintln!("PostgreSQL restart: done in {:.1?}", started.elapsed());
+}
+
+// ---------------------------------------------------------------------------------------
+// 4. A command next to the running server
+// ---------------------------------------------------------------------------------------
+
+/// The names of the audit journal's segment files.
+fn journal_segments(place: &Place) -> std::collections::BTreeSet<String> {
+    std::fs::read_dir(place.data_dir.join("audit-journal"))
+        .expect("the audit journal directory")
+        .filter_map(|e| e.ok())
+        .map(|e| e.file_name().to_string_lossy().into_owned())
+        .filter(|n| n.ends_with(".log"))
+        .collect()
+}
+
+/// An operator runs a command (here `users list`) on the data directory of a running
+/// server. The command opens the vault, and with it the audit journal: it must leave the
+/// server's journal segment alone. (It used to take the server's live segment for one left
+/// by a crash, fold it and delete it, so that the read events the server wrote afterwards
+/// were lost when the server crashed before folding them.)
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_command_next_to_the_running_server_leaves_its_audit_journal_alone() {
+    const READS: usize = 20;
+    for db in zorgkluis_testkit::all_backends().await {
+        let place = Place::of(&db);
+        let backend = place.backend;
+        let (gp, fg) = prepare(&place);
+        let mut server = Server::start(&place);
+        let token = bearer_token(server.addr, &gp).await;
+        let mut client = Client::new(server.addr, &token);
+        let targets = targets(&mut client).await;
+        let before = journal_segments(&place);
+        assert!(!before.is_empty(), "{backend}: the server journals");
+
+        let o = place.run(&["users", "list"]);
+        assert!(o.status.success(), "{backend}: users list: {}", text(&o));
+        let after = journal_segments(&place);
+        assert!(
+            before.is_subset(&after),
+            "{backend}: the command deleted the server's journal segment(s) {:?}",
+            before.difference(&after).collect::<Vec<_>>()
+        );
+
+        // Reads after the command, then SIGKILL before the fold (once a second) takes
+        // them: their events must come back from the server's journal at the restart.
+        let patient = &targets.read_patient;
+        for _ in 0..READS {
+            let r = client
+                .send("GET", &format!("/fhir/Patient/{patient}"), None)
+                .await
+                .expect("an answer");
+            assert_eq!(r.status, 200, "{backend}: read {}", body_text(&r));
+        }
+        server.sigkill();
+        server.assert_no_panic();
+
+        let mut server = Server::start(&place);
+        let fg_token = bearer_token(server.addr, &fg).await;
+        let mut auditor = Client::new(server.addr, &fg_token);
+        let bundle = auditor
+            .json(&format!("/fhir/AuditEvent?patient={patient}&_count=1000"))
+            .await;
+        let (events, _) = matches(&bundle);
+        let reads = events
+            .iter()
+            .filter(|e| e["subtype"][0]["code"] == "read" && e["outcome"] == "0")
+            .filter(|e| {
+                e["entity"].as_array().is_some_and(|entities| {
+                    entities.iter().any(|entity| {
+                        entity["what"]["reference"]
+                            .as_str()
+                            .is_some_and(|r| r.starts_with(&format!("Patient/{patient}")))
+                    })
+                })
+            })
+            .count();
+        assert!(
+            reads >= READS,
+            "{backend}: {reads} read events of Patient/{patient} in the trail, {READS} reads acknowledged"
+        );
+        server.stop();
+        server.assert_no_panic();
+        audit_verify(&place);
+    }
 }

@@ -224,9 +224,11 @@ impl Vault {
         self.inner.writer.flush().await
     }
 
-    /// Flushes the audit trail and closes the database.
+    /// Flushes the audit trail, lets go of the audit journal (as the end of the process
+    /// would) and closes the database.
     pub async fn close(&self) -> Result<(), VaultError> {
         self.flush_audit().await?;
+        self.inner.journal.close().await;
         self.inner.store.close().await;
         Ok(())
     }
