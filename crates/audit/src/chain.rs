@@ -62,7 +62,34 @@ fn chain_hash(prev: &[u8; 32], seq: i64, payload: &str) -> [u8; 32] {
     h.finalize().into()
 }
 
+/// Where an event goes in the chain, without a copy of the event: what the fold inserts,
+/// borrowing the keys and payload from the events it folds.
+#[derive(Debug, Clone, Copy)]
+pub struct Link {
+    /// Position in the chain.
+    pub seq: i64,
+    /// Hash of the previous event.
+    pub prev_hash: [u8; 32],
+    /// This event's hash.
+    pub hash: [u8; 32],
+}
+
 impl ChainHead {
+    /// Links the event with canonical serialisation `payload` after this head and moves the
+    /// head.
+    pub fn link(&mut self, payload: &str) -> Link {
+        let seq = self.seq + 1;
+        let hash = chain_hash(&self.hash, seq, payload);
+        let link = Link {
+            seq,
+            prev_hash: self.hash,
+            hash,
+        };
+        self.seq = seq;
+        self.hash = hash;
+        link
+    }
+
     /// Appends `event` after this head and moves the head.
     pub fn append(&mut self, event: &AuditEvent) -> ChainedEvent {
         self.append_canonical(&event.keys(), event.canonical())
@@ -71,11 +98,14 @@ impl ChainHead {
     /// Appends `event` whose canonical serialisation `payload` was already made (by the
     /// journal), so that it is not serialised twice.
     pub fn append_canonical(&mut self, event: &EventKeys, payload: String) -> ChainedEvent {
-        let seq = self.seq + 1;
-        let hash = chain_hash(&self.hash, seq, &payload);
-        let chained = ChainedEvent {
+        let Link {
             seq,
-            prev_hash: self.hash,
+            prev_hash,
+            hash,
+        } = self.link(&payload);
+        ChainedEvent {
+            seq,
+            prev_hash,
             hash,
             payload,
             event_id: event.event_id.clone(),
@@ -84,10 +114,7 @@ impl ChainHead {
             user_id: event.user_id.clone(),
             code: event.code.as_str().to_owned(),
             outcome: event.outcome.as_str().to_owned(),
-        };
-        self.seq = seq;
-        self.hash = hash;
-        chained
+        }
     }
 }
 

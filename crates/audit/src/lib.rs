@@ -13,7 +13,7 @@ mod event;
 mod journal;
 
 pub use chain::{
-    checkpoint_message, verify, verify::Verifier, ChainHead, ChainedEvent, Checkpoint,
+    checkpoint_message, verify, verify::Verifier, ChainHead, ChainedEvent, Checkpoint, Link,
     VerifyFailure, VerifyReport, GENESIS_HASH,
 };
 pub use event::{

@@ -10,7 +10,9 @@ use async_trait::async_trait;
 use sqlx::any::{AnyConnectOptions, AnyPoolOptions, AnyRow};
 use sqlx::{AnyConnection, AnyPool, ConnectOptions, Connection, Executor, Row};
 use tokio::sync::Mutex;
-use zorgkluis_audit::{checkpoint_message, AuditEvent, ChainHead, ChainedEvent, Checkpoint};
+use zorgkluis_audit::{
+    checkpoint_message, AuditEvent, ChainHead, ChainedEvent, Checkpoint, EventKeys, Link,
+};
 use zorgkluis_crypto::{AuditSigner, WrappedKey};
 
 use crate::dialect::{migrations, Dialect};
@@ -548,10 +550,11 @@ impl SqlStore {
         .await
     }
 
+    /// Inserts chained events: their links, keys and payloads (borrowed from the batch).
     async fn insert_events(
         &self,
         conn: &mut AnyConnection,
-        events: &[ChainedEvent],
+        events: &[(Link, &EventKeys, &str)],
     ) -> Result<(), StoreError> {
         let mut offset = 0;
         for size in event_chunk_sizes(events.len()) {
@@ -566,18 +569,18 @@ impl SqlStore {
                 self.dialect.insert_all_or_nothing()
             );
             let mut q = sqlx::query(&sql);
-            for e in &events[offset..offset + size] {
+            for (link, keys, payload) in &events[offset..offset + size] {
                 q = q
-                    .bind(e.seq)
-                    .bind(&e.event_id)
-                    .bind(&e.occurred_at)
-                    .bind(&e.patient_id)
-                    .bind(&e.user_id)
-                    .bind(&e.code)
-                    .bind(&e.outcome)
-                    .bind(&e.payload)
-                    .bind(e.prev_hash.to_vec())
-                    .bind(e.hash.to_vec());
+                    .bind(link.seq)
+                    .bind(keys.event_id.as_str())
+                    .bind(keys.occurred_at.as_str())
+                    .bind(keys.patient_id.as_deref())
+                    .bind(keys.user_id.as_str())
+                    .bind(keys.code.as_str())
+                    .bind(keys.outcome.as_str())
+                    .bind(*payload)
+                    .bind(link.prev_hash.to_vec())
+                    .bind(link.hash.to_vec());
             }
             q.execute(&mut *conn).await?;
             offset += size;
@@ -599,16 +602,13 @@ impl SqlStore {
             seq: head_row.try_get(0)?,
             hash: hash32(head_row.try_get(1)?)?,
         };
-        let start_seq = head.seq;
-        let mut chained = Vec::new();
+        // The jobs' events in chain order, serialised here; the folded events are already.
+        let mut job_events: Vec<(EventKeys, String)> = Vec::new();
         let mut results = Vec::with_capacity(batch.jobs.len());
         let mut key_change = false;
-        let chain =
-            |head: &mut ChainHead, chained: &mut Vec<ChainedEvent>, events: &[AuditEvent]| {
-                for e in events {
-                    chained.push(head.append(e));
-                }
-            };
+        let chain = |job_events: &mut Vec<(EventKeys, String)>, events: &[AuditEvent]| {
+            job_events.extend(events.iter().map(|e| (e.keys(), e.canonical())));
+        };
         for job in &batch.jobs {
             conn.execute("SAVEPOINT job").await?;
             let mut buf = JobBuffer::default();
@@ -629,23 +629,26 @@ impl SqlStore {
                         .ops
                         .iter()
                         .any(|op| matches!(op, WriteOp::ShredKey { .. } | WriteOp::Rewrap { .. }));
-                    chain(&mut head, &mut chained, &job.events);
+                    chain(&mut job_events, &job.events);
                     results.push(Ok(()));
                 }
                 Err(e) => {
                     conn.execute("ROLLBACK TO SAVEPOINT job").await?;
                     conn.execute("RELEASE SAVEPOINT job").await?;
-                    chain(&mut head, &mut chained, &job.failure_events);
+                    chain(&mut job_events, &job.failure_events);
                     results.push(Err(e));
                 }
             }
         }
-        for e in &batch.folded {
-            chained.push(head.append_canonical(&e.keys, e.payload.clone()));
-        }
-        if head.seq == start_seq {
+        if job_events.is_empty() && batch.folded.is_empty() {
             return Ok(results);
         }
+        let chained: Vec<(Link, &EventKeys, &str)> = job_events
+            .iter()
+            .map(|(k, p)| (k, p.as_str()))
+            .chain(batch.folded.iter().map(|e| (&e.keys, e.payload.as_str())))
+            .map(|(keys, payload)| (head.link(payload), keys, payload))
+            .collect();
         self.insert_events(conn, &chained).await?;
         sqlx::query("UPDATE audit_head SET seq = $1, hash = $2 WHERE id = 1")
             .bind(head.seq)
